@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+// C++ side of the cxx bridge in bindings/ffi.rs: one class over the three Verilated builds.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include "rust/cxx.h"
+
+namespace avic {
+
+struct TopIn;
+struct TopOut;
+enum class ModelKind : uint8_t;
+
+class Model {
+public:
+  virtual ~Model() = default;
+  virtual void step(const TopIn& in, TopOut& out) = 0;
+  virtual void step_n(const TopIn& in, uint64_t n, TopOut& out) = 0;
+  virtual void open_trace(rust::Str path) = 0;
+  virtual void close_trace() = 0;
+  virtual uint64_t cycles() const = 0;
+};
+
+std::unique_ptr<Model> new_model(ModelKind kind);
+size_t num_cores();
+
+}  // namespace avic

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//
+// avic_core: one physical core's AVIC: the IPI sender and the interrupt evaluator, with their
+// three memory ports (avic_pkg::PortIrr, avic_pkg::PortTbl, avic_pkg::PortRcv).
+
+module avic_core
+(
+  input  logic        clk_i,
+  input  logic        rst_ni,
+
+  input  logic        cfg_atomic_irr_i,
+  input  logic [1:0]  cfg_isrun_order_i,
+  input  logic        cfg_stale_isrun_i,
+  input  logic        cfg_validate_first_i,
+  input  logic        cfg_latch_doorbell_i,
+
+  input  logic [63:0] phys_base_i,
+  input  logic [7:0]  phys_max_idx_i,
+  input  logic [63:0] log_base_i,
+
+  input  logic        guest_mode_i,
+  input  logic        vmrun_i,
+  input  logic [7:0]  self_idx_i,
+  input  logic [63:0] backing_i,
+  input  logic        ldr_cluster_i,
+  input  logic        icr_wr_i,
+  input  logic [31:0] icr_lo_i,
+  input  logic [31:0] icr_hi_i,
+  input  logic        intr_ready_i,
+  input  logic        eoi_i,
+  input  logic        doorbell_i,
+
+  output logic [avic_pkg::NumPorts-1:0]       req_valid_o,
+  output logic [avic_pkg::NumPorts*2-1:0]  req_op_o,
+  output logic [avic_pkg::NumPorts*64-1:0] req_addr_o,
+  output logic [avic_pkg::NumPorts*64-1:0] req_wdata_o,
+  output logic [avic_pkg::NumPorts*8-1:0]  req_mask_o,
+  input  logic [avic_pkg::NumPorts-1:0]       req_ready_i,
+  input  logic [avic_pkg::NumPorts-1:0]       rsp_valid_i,
+  input  logic [avic_pkg::NumPorts*64-1:0] rsp_rdata_i,
+
+  output logic        busy_o,
+  output logic        exit_valid_o,
+  output logic [63:0] exit_info1_o,
+  output logic [63:0] exit_info2_o,
+  output logic        doorbell_valid_o,
+  output logic [11:0] doorbell_host_id_o,
+  output logic        intr_valid_o,
+  output logic [7:0]  intr_vec_o,
+  output logic        in_service_o,
+  output logic        db_drop_o,
+  output logic        db_latched_o
+);
+
+  logic self_eval;
+
+  avic_ipi_sender u_sender (
+    .clk_i               (clk_i),
+    .rst_ni              (rst_ni),
+    .cfg_atomic_irr_i    (cfg_atomic_irr_i),
+    .cfg_isrun_order_i   (cfg_isrun_order_i),
+    .cfg_stale_isrun_i   (cfg_stale_isrun_i),
+    .cfg_validate_first_i(cfg_validate_first_i),
+    .phys_base_i         (phys_base_i),
+    .phys_max_idx_i      (phys_max_idx_i),
+    .log_base_i          (log_base_i),
+    .self_idx_i          (self_idx_i),
+    .self_backing_i      (backing_i),
+    .ldr_cluster_i       (ldr_cluster_i),
+    .icr_wr_i            (icr_wr_i),
+    .icr_lo_i            (icr_lo_i),
+    .icr_hi_i            (icr_hi_i),
+    .busy_o              (busy_o),
+    .irr_req_valid_o     (req_valid_o[avic_pkg::PortIrr]),
+    .irr_req_op_o        (req_op_o[avic_pkg::PortIrr*2 +: 2]),
+    .irr_req_addr_o      (req_addr_o[avic_pkg::PortIrr*64 +: 64]),
+    .irr_req_wdata_o     (req_wdata_o[avic_pkg::PortIrr*64 +: 64]),
+    .irr_req_mask_o      (req_mask_o[avic_pkg::PortIrr*8 +: 8]),
+    .irr_req_ready_i     (req_ready_i[avic_pkg::PortIrr]),
+    .irr_rsp_valid_i     (rsp_valid_i[avic_pkg::PortIrr]),
+    .irr_rsp_rdata_i     (rsp_rdata_i[avic_pkg::PortIrr*64 +: 64]),
+    .tbl_req_valid_o     (req_valid_o[avic_pkg::PortTbl]),
+    .tbl_req_addr_o      (req_addr_o[avic_pkg::PortTbl*64 +: 64]),
+    .tbl_req_ready_i     (req_ready_i[avic_pkg::PortTbl]),
+    .tbl_rsp_valid_i     (rsp_valid_i[avic_pkg::PortTbl]),
+    .tbl_rsp_rdata_i     (rsp_rdata_i[avic_pkg::PortTbl*64 +: 64]),
+    .doorbell_valid_o    (doorbell_valid_o),
+    .doorbell_host_id_o  (doorbell_host_id_o),
+    .self_eval_o         (self_eval),
+    .exit_valid_o        (exit_valid_o),
+    .exit_info1_o        (exit_info1_o),
+    .exit_info2_o        (exit_info2_o)
+  );
+
+  // The table port only reads whole entries.
+  assign req_op_o[avic_pkg::PortTbl*2 +: 2]    = avic_pkg::MemRead;
+  assign req_wdata_o[avic_pkg::PortTbl*64 +: 64] = '0;
+  assign req_mask_o[avic_pkg::PortTbl*8 +: 8]  = 8'hFF;
+
+  avic_irq_eval u_eval (
+    .clk_i               (clk_i),
+    .rst_ni              (rst_ni),
+    .cfg_latch_doorbell_i(cfg_latch_doorbell_i),
+    .guest_mode_i        (guest_mode_i),
+    .vmrun_i             (vmrun_i),
+    .backing_i           (backing_i),
+    .intr_ready_i        (intr_ready_i),
+    .eoi_i               (eoi_i),
+    .doorbell_i          (doorbell_i),
+    .self_eval_i         (self_eval),
+    .req_valid_o         (req_valid_o[avic_pkg::PortRcv]),
+    .req_op_o            (req_op_o[avic_pkg::PortRcv*2 +: 2]),
+    .req_addr_o          (req_addr_o[avic_pkg::PortRcv*64 +: 64]),
+    .req_wdata_o         (req_wdata_o[avic_pkg::PortRcv*64 +: 64]),
+    .req_mask_o          (req_mask_o[avic_pkg::PortRcv*8 +: 8]),
+    .req_ready_i         (req_ready_i[avic_pkg::PortRcv]),
+    .rsp_valid_i         (rsp_valid_i[avic_pkg::PortRcv]),
+    .rsp_rdata_i         (rsp_rdata_i[avic_pkg::PortRcv*64 +: 64]),
+    .intr_valid_o        (intr_valid_o),
+    .intr_vec_o          (intr_vec_o),
+    .in_service_o        (in_service_o),
+    .db_drop_o           (db_drop_o),
+    .db_latched_o        (db_latched_o)
+  );
+
+endmodule
