@@ -36,7 +36,8 @@ module avic_irq_eval
   output logic        intr_valid_o,          // vector taken by the guest this cycle
   output logic [7:0]  intr_vec_o,
   output logic        in_service_o,
-  output logic        db_drop_o,             // doorbell to a host-mode core dropped
+  output logic        db_drop_o,             // a doorbell to this host-mode core was dropped
+                                             // (registered: the cycle after it arrived)
   output logic        db_latched_o           // a doorbell waits for the next VMRUN
 );
 
@@ -48,6 +49,7 @@ module avic_irq_eval
     StClrWait,
     StIsrReq,
     StIsrWait,
+    StPresent,
     StEoiReq,
     StEoiWait
   } state_e;
@@ -62,6 +64,7 @@ module avic_irq_eval
   logic       eval_q, eval_d;        // an evaluation is owed
   logic       eoi_q, eoi_d;          // an EOI waits to be processed
   logic       latch_q, latch_d;      // latched doorbell (HW-E)
+  logic       drop_q, drop_d;        // a doorbell was dropped last cycle
   logic [2:0] word_q, word_d;        // IRR register being scanned
   logic [7:0] vec_q, vec_d;          // vector being accepted / in service
   logic       insvc_q, insvc_d;
@@ -72,6 +75,7 @@ module avic_irq_eval
       eval_q     <= 1'b0;
       eoi_q      <= 1'b0;
       latch_q    <= 1'b0;
+      drop_q     <= 1'b0;
       word_q     <= '0;
       vec_q      <= '0;
       insvc_q    <= 1'b0;
@@ -80,6 +84,7 @@ module avic_irq_eval
       eval_q     <= eval_d;
       eoi_q      <= eoi_d;
       latch_q    <= latch_d;
+      drop_q     <= drop_d;
       word_q     <= word_d;
       vec_q      <= vec_d;
       insvc_q    <= insvc_d;
@@ -117,13 +122,13 @@ module avic_irq_eval
     req_wdata_o  = '0;
     req_mask_o   = 8'h0F;
     intr_valid_o = 1'b0;
-    db_drop_o    = 1'b0;
+    drop_d       = 1'b0;
 
     // Evaluation triggers.
     if (vmrun_i || self_eval_i || (doorbell_i && guest_mode_i)) eval_d = 1'b1;
     if (doorbell_i && !guest_mode_i) begin
       if (cfg_latch_q) latch_d = 1'b1;
-      else db_drop_o = 1'b1;
+      else drop_d = 1'b1;
     end
     if (vmrun_i && latch_q) latch_d = 1'b0;
     // Leaving guest mode forgets owed evaluations: the next VMRUN evaluates anyway.
@@ -190,10 +195,15 @@ module avic_irq_eval
 
       StIsrWait: begin
         if (rsp_valid_i) begin
-          intr_valid_o = 1'b1;
-          insvc_d      = 1'b1;
-          state_d      = StIdle;
+          insvc_d = 1'b1;
+          state_d = StPresent;
         end
+      end
+
+      // The vector is the guest's: one cycle of intr_valid_o.
+      StPresent: begin
+        intr_valid_o = 1'b1;
+        state_d      = StIdle;
       end
 
       StEoiReq: begin
@@ -220,6 +230,7 @@ module avic_irq_eval
   assign intr_vec_o   = vec_q;
   assign in_service_o = insvc_q;
   assign db_latched_o = latch_q;
+  assign db_drop_o    = drop_q;
 
 `ifndef SYNTHESIS
   always_ff @(posedge clk_i) begin

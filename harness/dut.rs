@@ -1,0 +1,401 @@
+//! `Dut`: the Verilated `avic_top` with a memory that answers its ports.
+//!
+//! Each call of [`Dut::step`] is one clock cycle and one FFI call. Before the edge the `Dut`
+//! decides, per port, whether to accept the request on offer (`req_ready`) and whether to
+//! complete the outstanding one (`rsp_valid`); a completed transaction acts on [`Memory`] at that
+//! moment, so completion order is visibility order. By default every request is accepted at once
+//! and completes `latency` cycles later; [`Dut::hold`] keeps one port's transaction in flight so a
+//! test (or the world's schedule) can choose the order across ports.
+
+use crate::ffi::{self, CoreIn, HwConfig, ModelKind, PortReq, TopIn, TopOut};
+use crate::mem::{MemError, Memory};
+use cxx::UniquePtr;
+use std::fmt;
+
+/// Cores in the default build of `avic_top`.
+pub const NUM_CORES: usize = 4;
+/// Memory ports per core.
+pub const NUM_PORTS: usize = 3;
+/// Port numbers (`avic_pkg::PortIrr`, `PortTbl`, `PortRcv`).
+pub const PORT_IRR: usize = 0;
+/// Physical/Logical APIC ID table reads.
+pub const PORT_TBL: usize = 1;
+/// Receiver: IRR scan, IRR to ISR, EOI.
+pub const PORT_RCV: usize = 2;
+
+/// Errors of a simulation run.
+#[derive(Debug, thiserror::Error)]
+pub enum DutError {
+    /// Verilator reported an error ($stop, $fatal, failed assertion) during a cycle.
+    #[error("RTL error at cycle {cycle}: {msg}")]
+    Rtl {
+        /// Cycle being simulated.
+        cycle: u64,
+        /// What Verilator said.
+        msg: String,
+    },
+    /// A port request addressed memory outside the simulated range.
+    #[error("cycle {cycle}: core {core} port {port}: {source}")]
+    Mem {
+        /// Cycle of the access.
+        cycle: u64,
+        /// Core.
+        core: usize,
+        /// Port.
+        port: usize,
+        /// The memory error.
+        source: MemError,
+    },
+    /// The model could not be created or could not open its waveform.
+    #[error("{0}")]
+    Setup(String),
+    /// A wait did not end.
+    #[error("timeout after {cycles} cycles waiting for {what}")]
+    Timeout {
+        /// Cycles waited.
+        cycles: u64,
+        /// The condition.
+        what: &'static str,
+    },
+}
+
+/// Memory operation codes of `avic_pkg::mem_op_e`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MemOp {
+    /// Read a word.
+    Read,
+    /// Byte-masked write.
+    Write,
+    /// Locked set of `wdata`'s bits; returns the old word.
+    LockSet,
+    /// Locked clear of `wdata`'s bits; returns the old word.
+    LockClr,
+}
+
+impl MemOp {
+    /// Decodes the 2-bit port encoding.
+    pub fn from_code(op: u8) -> Self {
+        match op & 3 {
+            0 => MemOp::Read,
+            1 => MemOp::Write,
+            2 => MemOp::LockSet,
+            _ => MemOp::LockClr,
+        }
+    }
+}
+
+/// One completed port transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Txn {
+    /// Cycle whose edge accepted the request.
+    pub accepted: u64,
+    /// Cycle whose edge completed it (when it became visible).
+    pub completed: u64,
+    /// Core.
+    pub core: usize,
+    /// Port.
+    pub port: usize,
+    /// Operation.
+    pub op: MemOp,
+    /// Word address.
+    pub addr: u64,
+    /// Write data or bit mask.
+    pub wdata: u64,
+    /// Word before the transaction (the response data).
+    pub old: u64,
+}
+
+impl fmt::Display for Txn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let port = ["irr", "tbl", "rcv"][self.port];
+        write!(
+            f,
+            "cycle {:4}  core{}.{port}  {:<8} {:#07x}",
+            self.completed,
+            self.core,
+            format!("{:?}", self.op),
+            self.addr
+        )?;
+        match self.op {
+            MemOp::Read => write!(f, " -> {:#018x}", self.old),
+            _ => write!(f, " {:#018x} (was {:#018x})", self.wdata, self.old),
+        }
+    }
+}
+
+/// Something the RTL did that software reacts to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DutEvent {
+    /// #VMEXIT from the sender of `core`.
+    Exit {
+        /// Cycle.
+        cycle: u64,
+        /// Sending core.
+        core: usize,
+        /// Exit code (0x401).
+        code: u16,
+        /// EXITINFO1.
+        info1: u64,
+        /// EXITINFO2.
+        info2: u64,
+    },
+    /// Doorbell rung by `core` to host APIC ID `host_id`.
+    Doorbell {
+        /// Cycle.
+        cycle: u64,
+        /// Sending core.
+        core: usize,
+        /// Destination host physical APIC ID.
+        host_id: u16,
+    },
+    /// A doorbell reached `core` while it was in host mode and was dropped.
+    DoorbellDropped {
+        /// Cycle.
+        cycle: u64,
+        /// Receiving core.
+        core: usize,
+    },
+    /// The guest on `core` took `vector` (IRR to ISR).
+    Interrupt {
+        /// Cycle.
+        cycle: u64,
+        /// Core.
+        core: usize,
+        /// Vector.
+        vector: u8,
+    },
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Flight {
+    req: PortReq,
+    accepted: u64,
+    busy: bool,
+    held: bool,
+}
+
+/// The Verilated model, its inputs and outputs, and the memory behind its ports.
+pub struct Dut {
+    model: UniquePtr<ffi::Model>,
+    /// Inputs applied at the next [`Dut::step`]. Pulses (`icr_wr`, `vmrun`, `eoi`) are cleared
+    /// after each step.
+    pub inp: TopIn,
+    /// Outputs after the last step.
+    pub out: TopOut,
+    /// The memory the ports act on.
+    pub mem: Memory,
+    flight: [[Flight; NUM_PORTS]; NUM_CORES],
+    stalled: [[bool; NUM_PORTS]; NUM_CORES],
+    /// Cycles from acceptance to completion when not held (at least 1).
+    pub latency: u64,
+    txns: Vec<Txn>,
+    events: Vec<DutEvent>,
+}
+
+fn rtl_err(cycle: u64, e: cxx::Exception) -> DutError {
+    DutError::Rtl { cycle, msg: e.what().to_string() }
+}
+
+impl Dut {
+    /// A model of the given build, reset with `cfg`, over `mem`.
+    pub fn new(kind: ModelKind, cfg: HwConfig, mem: Memory) -> Result<Self, DutError> {
+        let model = ffi::new_model(kind).map_err(|e| DutError::Setup(e.what().to_string()))?;
+        let mut dut = Dut {
+            model,
+            inp: TopIn { cfg, ..TopIn::default() },
+            out: TopOut::default(),
+            mem,
+            flight: Default::default(),
+            stalled: Default::default(),
+            latency: 1,
+            txns: Vec::with_capacity(1024),
+            events: Vec::with_capacity(256),
+        };
+        dut.reset()?;
+        Ok(dut)
+    }
+
+    /// Holds reset for two cycles (sampling the configuration) and releases it.
+    pub fn reset(&mut self) -> Result<(), DutError> {
+        self.inp.rst_n = false;
+        self.flight = Default::default();
+        self.model
+            .pin_mut()
+            .step_n(&self.inp, 2, &mut self.out)
+            .map_err(|e| rtl_err(0, e))?;
+        self.inp.rst_n = true;
+        Ok(())
+    }
+
+    /// Starts writing a waveform; the model must be a `Vcd` or `Fst` build.
+    pub fn open_trace(&mut self, path: &str) -> Result<(), DutError> {
+        self.model.pin_mut().open_trace(path).map_err(|e| DutError::Setup(e.what().to_string()))
+    }
+
+    /// Flushes and closes the waveform.
+    pub fn close_trace(&mut self) {
+        self.model.pin_mut().close_trace();
+    }
+
+    /// Cycles stepped, reset included.
+    pub fn cycle(&self) -> u64 {
+        self.model.cycles()
+    }
+
+    /// Inputs of one core.
+    pub fn core(&mut self, c: usize) -> &mut CoreIn {
+        &mut self.inp.core[c]
+    }
+
+    /// Keeps (true) or lets go (false) the transaction in flight on a port: a held transaction
+    /// is accepted but does not complete.
+    pub fn hold(&mut self, core: usize, port: usize, held: bool) {
+        self.flight[core][port].held = held;
+        self.stalled[core][port] = held;
+    }
+
+    /// Whether a port has an accepted transaction that has not completed.
+    pub fn in_flight(&self, core: usize, port: usize) -> bool {
+        self.flight[core][port].busy
+    }
+
+    /// Guest write of ICR (high, then the triggering low) on `core`, applied at the next step.
+    pub fn write_icr(&mut self, core: usize, lo: u32, hi: u32) {
+        let c = &mut self.inp.core[core];
+        c.icr_wr = true;
+        c.icr_lo = lo;
+        c.icr_hi = hi;
+    }
+
+    /// Completed transactions, in completion order.
+    pub fn txns(&self) -> &[Txn] {
+        &self.txns
+    }
+
+    /// RTL events, in cycle order.
+    pub fn events(&self) -> &[DutEvent] {
+        &self.events
+    }
+
+    /// Forgets the transaction and event logs.
+    pub fn clear_logs(&mut self) {
+        self.txns.clear();
+        self.events.clear();
+    }
+
+    /// One clock cycle: complete and accept port transactions, step the model, record events.
+    pub fn step(&mut self) -> Result<(), DutError> {
+        let cycle = self.model.cycles();
+        self.mem.set_cycle(cycle);
+        for c in 0..NUM_CORES {
+            for p in 0..NUM_PORTS {
+                self.service_port(cycle, c, p)?;
+            }
+        }
+        self.model
+            .pin_mut()
+            .step(&self.inp, &mut self.out)
+            .map_err(|e| rtl_err(cycle, e))?;
+        for c in 0..NUM_CORES {
+            let ci = &mut self.inp.core[c];
+            ci.icr_wr = false;
+            ci.vmrun = false;
+            ci.eoi = false;
+            self.record(cycle, c);
+        }
+        Ok(())
+    }
+
+    /// Steps `n` cycles.
+    pub fn run(&mut self, n: u64) -> Result<(), DutError> {
+        for _ in 0..n {
+            self.step()?;
+        }
+        Ok(())
+    }
+
+    /// Steps until every sender is idle and no transaction is in flight (or `max` cycles).
+    pub fn run_until_quiet(&mut self, max: u64) -> Result<u64, DutError> {
+        for n in 0..max {
+            let busy = self.out.core.iter().any(|c| c.busy || c.port.iter().any(|p| p.valid))
+                || self.flight.iter().flatten().any(|f| f.busy);
+            if !busy && n > 0 {
+                return Ok(n);
+            }
+            self.step()?;
+        }
+        Err(DutError::Timeout { cycles: max, what: "the RTL to go quiet" })
+    }
+
+    fn service_port(&mut self, cycle: u64, c: usize, p: usize) -> Result<(), DutError> {
+        let f = self.flight[c][p];
+        let rsp = &mut self.inp.core[c].port[p];
+        rsp.req_ready = false;
+        rsp.rsp_valid = false;
+        if f.busy {
+            if !f.held && cycle >= f.accepted + self.latency.max(1) {
+                let old = perform(&mut self.mem, c, p, &f.req)
+                    .map_err(|source| DutError::Mem { cycle, core: c, port: p, source })?;
+                rsp.rsp_valid = true;
+                rsp.rdata = old;
+                self.flight[c][p].busy = false;
+                self.txns.push(Txn {
+                    accepted: f.accepted,
+                    completed: cycle,
+                    core: c,
+                    port: p,
+                    op: MemOp::from_code(f.req.op),
+                    addr: f.req.addr,
+                    wdata: f.req.wdata,
+                    old,
+                });
+            }
+        } else if self.out.core[c].port[p].valid {
+            rsp.req_ready = true;
+            self.flight[c][p] = Flight {
+                req: self.out.core[c].port[p],
+                accepted: cycle,
+                busy: true,
+                held: self.stalled[c][p],
+            };
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, cycle: u64, c: usize) {
+        let o = self.out.core[c];
+        if o.exit_valid {
+            self.events.push(DutEvent::Exit {
+                cycle,
+                core: c,
+                code: o.exit_code,
+                info1: o.exit_info1,
+                info2: o.exit_info2,
+            });
+        }
+        if o.doorbell_valid {
+            self.events.push(DutEvent::Doorbell { cycle, core: c, host_id: o.doorbell_host_id });
+        }
+        if o.db_drop {
+            self.events.push(DutEvent::DoorbellDropped { cycle, core: c });
+        }
+        if o.intr_valid {
+            self.events.push(DutEvent::Interrupt { cycle, core: c, vector: o.intr_vec });
+        }
+    }
+}
+
+/// Applies one port transaction to memory; returns the word before it (the response data).
+pub fn perform(mem: &mut Memory, core: usize, port: usize, req: &PortReq) -> Result<u64, MemError> {
+    let (c, p) = (core as u8, port as u8);
+    match MemOp::from_code(req.op) {
+        MemOp::Read => mem.rtl_read(c, p, req.addr),
+        MemOp::Write => {
+            let old = mem.peek(req.addr)?;
+            mem.rtl_write(c, p, req.addr, req.wdata, req.mask)?;
+            Ok(old)
+        }
+        MemOp::LockSet => mem.rtl_lock_set(c, p, req.addr, req.wdata),
+        MemOp::LockClr => mem.rtl_lock_clear(c, p, req.addr, req.wdata),
+    }
+}
