@@ -41,6 +41,8 @@ pub mod ffi {
         pub icr_hi: u32,
         pub intr_ready: bool,
         pub eoi: bool,
+        /// Host software writes the doorbell MSR with this core's host APIC ID (pulse).
+        pub sw_doorbell: bool,
         pub port: [PortRsp; 3],
     }
 

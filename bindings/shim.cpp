@@ -183,6 +183,7 @@ private:
       set_bits(t.icr_hi_i, c * 32, 32, ci.icr_hi);
       set_bits(t.intr_ready_i, c, 1, ci.intr_ready);
       set_bits(t.eoi_i, c, 1, ci.eoi);
+      set_bits(t.sw_doorbell_i, c, 1, ci.sw_doorbell);
       for (unsigned p = 0; p < kPorts; ++p) {
         const unsigned i = c * kPorts + p;
         const PortRsp& r = ci.port[p];

@@ -177,7 +177,7 @@ struct Flight {
 /// The Verilated model, its inputs and outputs, and the memory behind its ports.
 pub struct Dut {
     model: UniquePtr<ffi::Model>,
-    /// Inputs applied at the next [`Dut::step`]. Pulses (`icr_wr`, `vmrun`, `eoi`) are cleared
+    /// Inputs applied at the next [`Dut::step`]. Pulses (`icr_wr`, `vmrun`, `eoi`, `sw_doorbell`) are cleared
     /// after each step.
     pub inp: TopIn,
     /// Outputs after the last step.
@@ -301,6 +301,7 @@ impl Dut {
             ci.icr_wr = false;
             ci.vmrun = false;
             ci.eoi = false;
+            ci.sw_doorbell = false;
             self.record(cycle, c);
         }
         Ok(())

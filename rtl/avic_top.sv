@@ -35,6 +35,7 @@ module avic_top
   input  logic [NumCores*32-1:0] icr_hi_i,
   input  logic [NumCores-1:0]       intr_ready_i,
   input  logic [NumCores-1:0]       eoi_i,
+  input  logic [NumCores-1:0]       sw_doorbell_i,     // host software WRMSR to the doorbell
 
   // Memory ports.
   output logic [NumCores*avic_pkg::NumPorts-1:0]       mem_req_valid_o,
@@ -69,7 +70,7 @@ module avic_top
   logic [NumCores-1:0] doorbell_in;
 
   always_comb begin
-    doorbell_in = '0;
+    doorbell_in = sw_doorbell_i;
     for (int unsigned d = 0; d < NumCores; d++) begin
       for (int unsigned s = 0; s < NumCores; s++) begin
         if (doorbell_valid_o[s] && doorbell_host_id_o[(s)*12 +: 12] == 12'(d)) doorbell_in[d] = 1'b1;
