@@ -49,9 +49,18 @@ struct Flavor {
 }
 
 const FLAVORS: &[Flavor] = &[
-    Flavor { prefix: "VavicPlain", trace_flag: None },
-    Flavor { prefix: "VavicVcd", trace_flag: Some("--trace") },
-    Flavor { prefix: "VavicFst", trace_flag: Some("--trace-fst") },
+    Flavor {
+        prefix: "VavicPlain",
+        trace_flag: None,
+    },
+    Flavor {
+        prefix: "VavicVcd",
+        trace_flag: Some("--trace"),
+    },
+    Flavor {
+        prefix: "VavicFst",
+        trace_flag: Some("--trace-fst"),
+    },
 ];
 
 fn fail(msg: &str) -> ! {
@@ -74,9 +83,14 @@ fn parse_version(text: &str) -> Option<(u32, u32)> {
 }
 
 fn check_verilator(bin: &str) -> String {
-    let out = Command::new(bin).arg("--version").output().unwrap_or_else(|e| {
-        fail(&format!("cannot run `{bin} --version` ({e}): Verilator is missing; {INSTALL_HINT}"))
-    });
+    let out = Command::new(bin)
+        .arg("--version")
+        .output()
+        .unwrap_or_else(|e| {
+            fail(&format!(
+                "cannot run `{bin} --version` ({e}): Verilator is missing; {INSTALL_HINT}"
+            ))
+        });
     let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
     match parse_version(&text) {
         Some(v) if v >= MIN_VERILATOR => text,
@@ -92,16 +106,25 @@ fn verilator_include(bin: &str) -> PathBuf {
     let root = match env::var("VERILATOR_ROOT") {
         Ok(r) if !r.is_empty() => r,
         _ => {
-            let out = Command::new(bin).args(["--getenv", "VERILATOR_ROOT"]).output();
+            let out = Command::new(bin)
+                .args(["--getenv", "VERILATOR_ROOT"])
+                .output();
             match out {
-                Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
-                _ => fail(&format!("`{bin} --getenv VERILATOR_ROOT` failed; {INSTALL_HINT}")),
+                Ok(o) if o.status.success() => {
+                    String::from_utf8_lossy(&o.stdout).trim().to_string()
+                }
+                _ => fail(&format!(
+                    "`{bin} --getenv VERILATOR_ROOT` failed; {INSTALL_HINT}"
+                )),
             }
         }
     };
     let inc = Path::new(&root).join("include");
     if !inc.join("verilated.cpp").exists() {
-        fail(&format!("Verilator's runtime sources are not in {}; {INSTALL_HINT}", inc.display()));
+        fail(&format!(
+            "Verilator's runtime sources are not in {}; {INSTALL_HINT}",
+            inc.display()
+        ));
     }
     inc
 }
@@ -113,7 +136,15 @@ fn verilate(bin: &str, root: &Path, out: &Path, f: &Flavor) -> PathBuf {
     let _ = fs::remove_dir_all(&mdir);
     let mut cmd = Command::new(bin);
     cmd.current_dir(root)
-        .args(["--cc", "-O3", "--x-assign", "fast", "--x-initial", "fast", "--assert"])
+        .args([
+            "--cc",
+            "-O3",
+            "--x-assign",
+            "fast",
+            "--x-initial",
+            "fast",
+            "--assert",
+        ])
         .args(["--top-module", "avic_top", "--prefix", f.prefix])
         .arg("--Mdir")
         .arg(&mdir)
@@ -121,11 +152,17 @@ fn verilate(bin: &str, root: &Path, out: &Path, f: &Flavor) -> PathBuf {
     if let Some(t) = f.trace_flag {
         cmd.arg(t);
     }
-    let o = cmd.output().unwrap_or_else(|e| fail(&format!("cannot run {bin}: {e}")));
+    let o = cmd
+        .output()
+        .unwrap_or_else(|e| fail(&format!("cannot run {bin}: {e}")));
     if !o.status.success() {
         let err = String::from_utf8_lossy(&o.stderr);
         let first: Vec<&str> = err.lines().take(20).collect();
-        fail(&format!("Verilator failed on rtl/avic.f ({}):\n{}", f.prefix, first.join("\n")));
+        fail(&format!(
+            "Verilator failed on rtl/avic.f ({}):\n{}",
+            f.prefix,
+            first.join("\n")
+        ));
     }
     let mut srcs: Vec<String> = fs::read_dir(&mdir)
         .unwrap_or_else(|e| fail(&format!("cannot list {}: {e}", mdir.display())))
@@ -171,30 +208,46 @@ fn runtime_lib(inc: &Path, out: &Path, version: &str) {
     let dir = out.join("verilator-runtime");
     let stamp = dir.join("stamp");
     let lib = dir.join("libavic_vlrt.a");
-    let fresh = fs::read_to_string(&stamp).map(|s| s == key).unwrap_or(false) && lib.exists();
+    let fresh = fs::read_to_string(&stamp)
+        .map(|s| s == key)
+        .unwrap_or(false)
+        && lib.exists();
     if !fresh {
         let _ = fs::create_dir_all(&dir);
         let mut b = cc::Build::new();
         configure(&mut b, inc);
         b.out_dir(&dir).cargo_metadata(false);
-        for f in ["verilated.cpp", "verilated_threads.cpp", "verilated_vcd_c.cpp", "verilated_fst_c.cpp"] {
+        for f in [
+            "verilated.cpp",
+            "verilated_threads.cpp",
+            "verilated_vcd_c.cpp",
+            "verilated_fst_c.cpp",
+        ] {
             b.file(inc.join(f));
         }
         b.compile("avic_vlrt");
-        fs::write(&stamp, &key).unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", stamp.display())));
+        fs::write(&stamp, &key)
+            .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", stamp.display())));
     }
     println!("cargo:rustc-link-search=native={}", dir.display());
     println!("cargo:rustc-link-lib=static=avic_vlrt");
 }
 
 fn main() {
-    for p in ["rtl", "bindings/shim.cpp", "bindings/shim.h", "bindings/ffi.rs", "build.rs"] {
+    for p in [
+        "rtl",
+        "bindings/shim.cpp",
+        "bindings/shim.h",
+        "bindings/ffi.rs",
+        "build.rs",
+    ] {
         println!("cargo:rerun-if-changed={p}");
     }
     println!("cargo:rerun-if-env-changed=VERILATOR");
     println!("cargo:rerun-if-env-changed=VERILATOR_ROOT");
 
-    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let bin = verilator_bin();
     let version = check_verilator(&bin);

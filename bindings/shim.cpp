@@ -93,23 +93,30 @@ struct NoTrace {};
 template <class V, class Tfp>
 class ModelImpl final : public Model {
 public:
+  // Verilator resolves some calls (scope registration in constructors and destructors, error
+  // hooks) through the thread's current context, so every entry point makes ours current:
+  // several models may live on one thread (tests, exploration workers).
   ModelImpl() : ctx_(new VerilatedContext), top_() {
+    Verilated::threadContextp(ctx_.get());
     ctx_->fatalOnError(false);
     if constexpr (!std::is_same_v<Tfp, NoTrace>) ctx_->traceEverOn(true);
     top_.reset(new V(ctx_.get(), "avic_top"));
   }
   ~ModelImpl() override {
+    Verilated::threadContextp(ctx_.get());
     close_trace();
     top_->final();
   }
 
   void step(const TopIn& in, TopOut& out) override {
+    Verilated::threadContextp(ctx_.get());
     apply(in);
     cycle();
     read(out);
   }
 
   void step_n(const TopIn& in, uint64_t n, TopOut& out) override {
+    Verilated::threadContextp(ctx_.get());
     apply(in);
     for (uint64_t i = 0; i < n; ++i) cycle();
     read(out);
@@ -119,6 +126,7 @@ public:
     if constexpr (std::is_same_v<Tfp, NoTrace>) {
       throw std::runtime_error("this model was built without tracing; create it as Vcd or Fst");
     } else {
+      Verilated::threadContextp(ctx_.get());
       close_trace();
       tfp_.reset(new Tfp);
       top_->trace(tfp_.get(), 99);

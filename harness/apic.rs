@@ -160,7 +160,10 @@ impl LogEntry {
     /// Decodes a table entry.
     pub fn decode(word: u32) -> Self {
         let w = word.view_bits::<Lsb0>();
-        LogEntry { valid: w[31], phys_id: w[0..8].load_le() }
+        LogEntry {
+            valid: w[31],
+            phys_id: w[0..8].load_le(),
+        }
     }
 }
 
@@ -200,12 +203,21 @@ pub struct Icr {
 impl Icr {
     /// A Fixed, edge-triggered IPI of `vector` to physical APIC ID `dest`.
     pub fn fixed_physical(vector: u8, dest: u8) -> Self {
-        Icr { vector, dest, ..Icr::default() }
+        Icr {
+            vector,
+            dest,
+            ..Icr::default()
+        }
     }
 
     /// A Fixed, edge-triggered IPI of `vector` to logical destination `dest`.
     pub fn fixed_logical(vector: u8, dest: u8) -> Self {
-        Icr { vector, dest, logical: true, ..Icr::default() }
+        Icr {
+            vector,
+            dest,
+            logical: true,
+            ..Icr::default()
+        }
     }
 
     /// ICR low.
@@ -304,7 +316,11 @@ pub struct VmLayout {
 
 impl Default for VmLayout {
     fn default() -> Self {
-        VmLayout { phys_table: 0x1000, log_table: 0x2000, backing_base: 0x10000 }
+        VmLayout {
+            phys_table: 0x1000,
+            log_table: 0x2000,
+            backing_base: 0x10000,
+        }
     }
 }
 
@@ -339,10 +355,18 @@ mod tests {
     fn phys_entry_matches_linux_masks() {
         // Linux: AVIC_PHYSICAL_ID_ENTRY_VALID_MASK = 1<<63, IS_RUNNING = 1<<62,
         // BACKING_PAGE_MASK = GENMASK_ULL(51, 12), HOST_PHYSICAL_ID_MASK = GENMASK_ULL(11, 0).
-        let e = PhysEntry { valid: true, is_running: true, backing: 0xA_BCDE_F000, host_id: 0x123 };
+        let e = PhysEntry {
+            valid: true,
+            is_running: true,
+            backing: 0xA_BCDE_F000,
+            host_id: 0x123,
+        };
         assert_eq!(e.encode(), 1 << 63 | 1 << 62 | 0xA_BCDE_F000 | 0x123);
         assert_eq!(PhysEntry::decode(e.encode()), e);
-        assert_eq!(PhysEntry::decode(0x000F_FFFF_FFFF_F000).backing, 0x000F_FFFF_FFFF_F000);
+        assert_eq!(
+            PhysEntry::decode(0x000F_FFFF_FFFF_F000).backing,
+            0x000F_FFFF_FFFF_F000
+        );
     }
 
     #[test]
@@ -356,7 +380,10 @@ mod tests {
             shorthand: Shorthand::AllExcludingSelf,
             dest: 0x5A,
         };
-        assert_eq!(icr.lo(), 0xEC | 4 << 8 | 1 << 11 | 1 << 14 | 1 << 15 | 3 << 18);
+        assert_eq!(
+            icr.lo(),
+            0xEC | 4 << 8 | 1 << 11 | 1 << 14 | 1 << 15 | 3 << 18
+        );
         assert_eq!(icr.hi(), 0x5A00_0000);
         assert_eq!(Icr::decode(icr.lo(), icr.hi()), icr);
     }
@@ -375,7 +402,12 @@ mod tests {
 
     #[test]
     fn exit_info_layout() {
-        let x = ExitInfo { icr_lo: 0x40, icr_hi: 0x0200_0000, cause_id: 1, index: 2 };
+        let x = ExitInfo {
+            icr_lo: 0x40,
+            icr_hi: 0x0200_0000,
+            cause_id: 1,
+            index: 2,
+        };
         assert_eq!(x.info1(), 0x0200_0000_0000_0040);
         assert_eq!(x.info2(), 0x1_0000_0002);
         assert_eq!(ExitInfo::decode(x.info1(), x.info2()), x);

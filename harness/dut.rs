@@ -193,7 +193,10 @@ pub struct Dut {
 }
 
 fn rtl_err(cycle: u64, e: cxx::Exception) -> DutError {
-    DutError::Rtl { cycle, msg: e.what().to_string() }
+    DutError::Rtl {
+        cycle,
+        msg: e.what().to_string(),
+    }
 }
 
 impl Dut {
@@ -202,7 +205,10 @@ impl Dut {
         let model = ffi::new_model(kind).map_err(|e| DutError::Setup(e.what().to_string()))?;
         let mut dut = Dut {
             model,
-            inp: TopIn { cfg, ..TopIn::default() },
+            inp: TopIn {
+                cfg,
+                ..TopIn::default()
+            },
             out: TopOut::default(),
             mem,
             flight: Default::default(),
@@ -229,7 +235,10 @@ impl Dut {
 
     /// Starts writing a waveform; the model must be a `Vcd` or `Fst` build.
     pub fn open_trace(&mut self, path: &str) -> Result<(), DutError> {
-        self.model.pin_mut().open_trace(path).map_err(|e| DutError::Setup(e.what().to_string()))
+        self.model
+            .pin_mut()
+            .open_trace(path)
+            .map_err(|e| DutError::Setup(e.what().to_string()))
     }
 
     /// Flushes and closes the waveform.
@@ -307,6 +316,25 @@ impl Dut {
         Ok(())
     }
 
+    /// One clock cycle with `inp` applied exactly as it is: no port servicing, no event
+    /// recording. For testbenches that drive the port handshakes themselves.
+    pub fn step_raw(&mut self) -> Result<(), DutError> {
+        let cycle = self.model.cycles();
+        self.model
+            .pin_mut()
+            .step(&self.inp, &mut self.out)
+            .map_err(|e| rtl_err(cycle, e))
+    }
+
+    /// `n` clock cycles with `inp` held, in one FFI call: no port servicing, no event recording.
+    pub fn step_n_raw(&mut self, n: u64) -> Result<(), DutError> {
+        let cycle = self.model.cycles();
+        self.model
+            .pin_mut()
+            .step_n(&self.inp, n, &mut self.out)
+            .map_err(|e| rtl_err(cycle, e))
+    }
+
     /// Steps `n` cycles.
     pub fn run(&mut self, n: u64) -> Result<(), DutError> {
         for _ in 0..n {
@@ -318,14 +346,21 @@ impl Dut {
     /// Steps until every sender is idle and no transaction is in flight (or `max` cycles).
     pub fn run_until_quiet(&mut self, max: u64) -> Result<u64, DutError> {
         for n in 0..max {
-            let busy = self.out.core.iter().any(|c| c.busy || c.port.iter().any(|p| p.valid))
+            let busy = self
+                .out
+                .core
+                .iter()
+                .any(|c| c.busy || c.port.iter().any(|p| p.valid))
                 || self.flight.iter().flatten().any(|f| f.busy);
             if !busy && n > 0 {
                 return Ok(n);
             }
             self.step()?;
         }
-        Err(DutError::Timeout { cycles: max, what: "the RTL to go quiet" })
+        Err(DutError::Timeout {
+            cycles: max,
+            what: "the RTL to go quiet",
+        })
     }
 
     fn service_port(&mut self, cycle: u64, c: usize, p: usize) -> Result<(), DutError> {
@@ -335,8 +370,12 @@ impl Dut {
         rsp.rsp_valid = false;
         if f.busy {
             if !f.held && cycle >= f.accepted + self.latency.max(1) {
-                let old = perform(&mut self.mem, c, p, &f.req)
-                    .map_err(|source| DutError::Mem { cycle, core: c, port: p, source })?;
+                let old = perform(&mut self.mem, c, p, &f.req).map_err(|source| DutError::Mem {
+                    cycle,
+                    core: c,
+                    port: p,
+                    source,
+                })?;
                 rsp.rsp_valid = true;
                 rsp.rdata = old;
                 self.flight[c][p].busy = false;
@@ -375,13 +414,22 @@ impl Dut {
             });
         }
         if o.doorbell_valid {
-            self.events.push(DutEvent::Doorbell { cycle, core: c, host_id: o.doorbell_host_id });
+            self.events.push(DutEvent::Doorbell {
+                cycle,
+                core: c,
+                host_id: o.doorbell_host_id,
+            });
         }
         if o.db_drop {
-            self.events.push(DutEvent::DoorbellDropped { cycle, core: c });
+            self.events
+                .push(DutEvent::DoorbellDropped { cycle, core: c });
         }
         if o.intr_valid {
-            self.events.push(DutEvent::Interrupt { cycle, core: c, vector: o.intr_vec });
+            self.events.push(DutEvent::Interrupt {
+                cycle,
+                core: c,
+                vector: o.intr_vec,
+            });
         }
     }
 }

@@ -11,6 +11,7 @@ mod bridge;
 
 pub mod apic;
 pub mod dut;
+pub mod kvm;
 pub mod mem;
 
 pub use bridge::ffi;

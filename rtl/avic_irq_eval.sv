@@ -110,7 +110,7 @@ module avic_irq_eval
   always_comb begin
     state_d    = state_q;
     eval_d     = eval_q;
-    eoi_d      = eoi_q || eoi_i;
+    eoi_d      = eoi_q || (eoi_i && insvc_q);  // an EOI with nothing in service is a no-op
     latch_d    = latch_q;
     word_d     = word_q;
     vec_d      = vec_q;
@@ -146,18 +146,22 @@ module avic_irq_eval
         end
       end
 
+      // The read stays offered until accepted (port contract) and is waited for even if the
+      // guest has left; an evaluation cut by a #VMEXIT before the IRR bit is claimed is dropped
+      // in StScanWait (the next VMRUN evaluates again).
       StScanReq: begin
         req_valid_o = 1'b1;
-        if (!guest_mode_i) state_d = StIdle;
-        else if (req_ready_i) state_d = StScanWait;
+        if (req_ready_i) state_d = StScanWait;
       end
 
       StScanWait: begin
         if (rsp_valid_i) begin
-          if (scan_bits != '0) begin
+          if (!guest_mode_i) begin
+            state_d = StIdle;
+          end else if (scan_bits != '0) begin
             vec_d   = {word_q, scan_msb};
             state_d = StClrReq;
-          end else if (word_q == 3'd0 || !guest_mode_i) begin
+          end else if (word_q == 3'd0) begin
             state_d = StIdle;
           end else begin
             word_d  = word_q - 3'd1;

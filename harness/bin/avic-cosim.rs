@@ -21,19 +21,38 @@ struct Args {
 
 /// Named hardware ordering variants (docs/port-contract.md).
 fn hw_variant(name: &str) -> Option<HwConfig> {
-    let apm = HwConfig { atomic_irr: true, ..HwConfig::default() };
+    let apm = HwConfig {
+        atomic_irr: true,
+        ..HwConfig::default()
+    };
     Some(match name {
         "apm" => apm,
-        "split-irr" => HwConfig { atomic_irr: false, ..apm },
-        "in-flight" => HwConfig { isrun_order: 1, ..apm },
-        "isrun-first" => HwConfig { isrun_order: 2, ..apm },
-        "stale" => HwConfig { stale_isrun: true, ..apm },
+        "split-irr" => HwConfig {
+            atomic_irr: false,
+            ..apm
+        },
+        "in-flight" => HwConfig {
+            isrun_order: 1,
+            ..apm
+        },
+        "isrun-first" => HwConfig {
+            isrun_order: 2,
+            ..apm
+        },
+        "stale" => HwConfig {
+            stale_isrun: true,
+            ..apm
+        },
         _ => return None,
     })
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut args = Args { hw: hw_variant("apm").expect("apm"), hw_name: "apm".into(), wave: None };
+    let mut args = Args {
+        hw: hw_variant("apm").expect("apm"),
+        hw_name: "apm".into(),
+        wave: None,
+    };
     match it.next().as_deref() {
         None | Some("demo") => {}
         Some(other) => return Err(format!("unknown command `{other}`")),
@@ -64,7 +83,12 @@ fn demo(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut mem = Memory::new(l.mem_size(4), 4);
     for id in 0..4u8 {
         let running = id != 2;
-        let e = PhysEntry { valid: true, is_running: running, backing: l.backing(id), host_id: id.into() };
+        let e = PhysEntry {
+            valid: true,
+            is_running: running,
+            backing: l.backing(id),
+            host_id: id.into(),
+        };
         mem.poke(l.phys_entry(id), e.encode())?;
     }
     let kind = match args.wave.as_deref() {
@@ -86,11 +110,18 @@ fn demo(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         ci.guest_mode = c != 2;
         ci.intr_ready = true;
     }
-    println!("avic-cosim demo: hardware variant `{}` ({:?})", args.hw_name, args.hw);
+    println!(
+        "avic-cosim demo: hardware variant `{}` ({:?})",
+        args.hw_name, args.hw
+    );
     println!("vCPU i runs on core i (host APIC ID i); vCPU 2 is not running\n");
     for (vector, dest) in [(0x41u8, 1u8), (0x42, 2)] {
         let icr = Icr::fixed_physical(vector, dest);
-        println!("guest on core 0 writes ICR = {:#010x}:{:#010x} (vector {vector:#x} -> APIC ID {dest})", icr.hi(), icr.lo());
+        println!(
+            "guest on core 0 writes ICR = {:#010x}:{:#010x} (vector {vector:#x} -> APIC ID {dest})",
+            icr.hi(),
+            icr.lo()
+        );
         dut.clear_logs();
         dut.write_icr(0, icr.lo(), icr.hi());
         dut.run_until_quiet(1000)?;
@@ -100,7 +131,13 @@ fn demo(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         for e in dut.events() {
             match *e {
-                DutEvent::Exit { cycle, code, info1, info2, .. } => {
+                DutEvent::Exit {
+                    cycle,
+                    code,
+                    info1,
+                    info2,
+                    ..
+                } => {
                     let x = ExitInfo::decode(info1, info2);
                     let cause = x.cause().map(Cause::linux_name).unwrap_or("unknown");
                     println!(
@@ -108,13 +145,21 @@ fn demo(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                         x.index
                     );
                 }
-                DutEvent::Doorbell { cycle, core, host_id } => {
+                DutEvent::Doorbell {
+                    cycle,
+                    core,
+                    host_id,
+                } => {
                     println!("  cycle {cycle:4}  core {core} rings the doorbell of host APIC ID {host_id}")
                 }
                 DutEvent::DoorbellDropped { cycle, core } => {
                     println!("  cycle {cycle:4}  core {core} drops a doorbell (host mode)")
                 }
-                DutEvent::Interrupt { cycle, core, vector } => {
+                DutEvent::Interrupt {
+                    cycle,
+                    core,
+                    vector,
+                } => {
                     println!("  cycle {cycle:4}  guest on core {core} takes vector {vector:#x}")
                 }
             }
