@@ -61,6 +61,8 @@ pub mod ffi {
         pub intr_valid: bool,
         pub intr_vec: u8,
         pub in_service: bool,
+        /// The receiver owes or runs an evaluation (the guest executes nothing meanwhile).
+        pub eval_busy: bool,
         pub db_drop: bool,
         pub db_latched: bool,
     }

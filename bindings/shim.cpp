@@ -226,6 +226,7 @@ private:
       co.intr_valid = get_bits(t.intr_valid_o, c, 1);
       co.intr_vec = static_cast<uint8_t>(get_bits(t.intr_vec_o, c * 8, 8));
       co.in_service = get_bits(t.in_service_o, c, 1);
+      co.eval_busy = get_bits(t.eval_busy_o, c, 1);
       co.db_drop = get_bits(t.db_drop_o, c, 1);
       co.db_latched = get_bits(t.db_latched_o, c, 1);
     }

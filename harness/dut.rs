@@ -263,6 +263,18 @@ impl Dut {
         self.stalled[core][port] = held;
     }
 
+    /// Lets the held transaction on a port complete at the next step (if accepted at least one
+    /// cycle before); transactions accepted later on that port are held again.
+    pub fn release(&mut self, core: usize, port: usize) {
+        self.flight[core][port].held = false;
+    }
+
+    /// Whether a port's transaction is accepted, held, and could complete at the next step.
+    pub fn completable(&self, core: usize, port: usize) -> bool {
+        let f = &self.flight[core][port];
+        f.busy && f.held && f.accepted < self.model.cycles()
+    }
+
     /// Whether a port has an accepted transaction that has not completed.
     pub fn in_flight(&self, core: usize, port: usize) -> bool {
         self.flight[core][port].busy

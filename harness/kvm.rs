@@ -1114,6 +1114,19 @@ impl VcpuThread {
         self.pc == Pc::InGuest
     }
 
+    /// In `vcpu_enter_guest` between the `vcpu->mode` store and VMRUN, where interrupts are
+    /// disabled: a reschedule IPI arriving now is taken right after VMRUN (an immediate exit).
+    pub fn entering_guest(&self) -> bool {
+        matches!(
+            self.pc,
+            Pc::VcpuEnterGuestStoreMode
+                | Pc::VcpuEnterGuestMb
+                | Pc::VcpuEnterGuestCheckMode
+                | Pc::VcpuEnterGuestCheckRequests
+                | Pc::Vmrun
+        )
+    }
+
     /// Asleep in `schedule()`.
     pub fn sleeping(&self) -> bool {
         self.pc == Pc::Sleeping

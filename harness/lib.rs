@@ -5,14 +5,23 @@
 //! - [`dut`]: the model with a memory answering its ports, one FFI call per cycle.
 //! - [`apic`]: AVIC register and table layouts.
 //! - [`mem`]: simulated physical memory with x86-TSO store buffers.
+//! - [`kvm`]: KVM's code paths (variants V0-V5, bug knobs) as step machines.
+//! - [`guest`]: guest programs.
+//! - [`world`]: RTL + memory + KVM threads + guests in one cycle loop, driven by a schedule.
+//! - [`oracle`]: the invariants.
+//! - [`explore`]: searches over schedules.
 
 #[path = "../bindings/ffi.rs"]
 mod bridge;
 
 pub mod apic;
 pub mod dut;
+pub mod explore;
+pub mod guest;
 pub mod kvm;
 pub mod mem;
+pub mod oracle;
+pub mod world;
 
 pub use bridge::ffi;
 pub use dut::{Dut, DutError, DutEvent, MemOp, Txn};

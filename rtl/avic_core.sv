@@ -48,6 +48,7 @@ module avic_core
   output logic        intr_valid_o,
   output logic [7:0]  intr_vec_o,
   output logic        in_service_o,
+  output logic        eval_busy_o,
   output logic        db_drop_o,
   output logic        db_latched_o
 );
@@ -119,6 +120,7 @@ module avic_core
     .intr_valid_o        (intr_valid_o),
     .intr_vec_o          (intr_vec_o),
     .in_service_o        (in_service_o),
+    .eval_busy_o         (eval_busy_o),
     .db_drop_o           (db_drop_o),
     .db_latched_o        (db_latched_o)
   );

@@ -36,6 +36,9 @@ module avic_irq_eval
   output logic        intr_valid_o,          // vector taken by the guest this cycle
   output logic [7:0]  intr_vec_o,
   output logic        in_service_o,
+  output logic        eval_busy_o,           // an evaluation is owed or running: the guest
+                                             // executes no instruction before it (the APM
+                                             // delivers pending interrupts first)
   output logic        db_drop_o,             // a doorbell to this host-mode core was dropped
                                              // (registered: the cycle after it arrived)
   output logic        db_latched_o           // a doorbell waits for the next VMRUN
@@ -233,6 +236,7 @@ module avic_irq_eval
 
   assign intr_vec_o   = vec_q;
   assign in_service_o = insvc_q;
+  assign eval_busy_o  = (state_q != StIdle) || (eval_q && intr_ready_i) || eoi_q;
   assign db_latched_o = latch_q;
   assign db_drop_o    = drop_q;
 

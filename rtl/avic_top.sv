@@ -59,6 +59,7 @@ module avic_top
   output logic [NumCores-1:0]       intr_valid_o,
   output logic [NumCores*8-1:0]  intr_vec_o,
   output logic [NumCores-1:0]       in_service_o,
+  output logic [NumCores-1:0]       eval_busy_o,
   output logic [NumCores-1:0]       db_drop_o,
   output logic [NumCores-1:0]       db_latched_o
 );
@@ -126,6 +127,7 @@ module avic_top
       .intr_valid_o        (intr_valid_o[c]),
       .intr_vec_o          (intr_vec_o[(c)*8 +: 8]),
       .in_service_o        (in_service_o[c]),
+      .eval_busy_o         (eval_busy_o[c]),
       .db_drop_o           (db_drop_o[c]),
       .db_latched_o        (db_latched_o[c])
     );

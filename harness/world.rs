@@ -1,0 +1,936 @@
+//! The co-simulation world: the Verilated RTL, one simulated memory, one KVM thread per vCPU
+//! (host CPU = vCPU id = core), the guests, all stepped by one cycle loop.
+//!
+//! # One cycle
+//!
+//! Like hardcaml's `Cyclesim`, a cycle has three phases, and software acts only in the first:
+//!
+//! 1. **Before the edge.** The world lists the enabled actions and the [`Schedule`] picks one:
+//!    a KVM thread step (one shared-memory access or one local action, on x86-TSO memory),
+//!    a guest instruction (an ICR write drives the RTL's ICR inputs; HLT exits), a store-buffer
+//!    drain of one host CPU, the completion of one held RTL memory transaction, a timer
+//!    interrupt, or a preemption. Then the port service of [`Dut::step`] accepts the requests
+//!    the RTL offers (they are held) and completes the one the schedule released (plus the
+//!    receiver port, whose transactions complete one cycle after acceptance).
+//! 2. **The edge.** Verilator evaluates the rising clock edge.
+//! 3. **After the edge.** RTL outputs are routed: a #VMEXIT leaves guest mode and hands the
+//!    exit to the vCPU's thread, an interrupt taken is counted by the guest (which EOIs in the
+//!    next cycle), doorbells and drops are logged. Oracles that look at single events run here.
+//!
+//! Everything nondeterministic (which agent acts, when a store buffer drains, when each RTL
+//! transaction of the sender completes, timers, preemption) is a choice of the schedule, so a
+//! run is a pure function of scenario and schedule.
+
+use crate::apic::{irr_word, Icr};
+use crate::dut::{Dut, DutError, DutEvent, NUM_CORES, PORT_IRR, PORT_TBL};
+use crate::ffi::{HwConfig, ModelKind};
+use crate::guest::{Guest, GuestOp, Program};
+use crate::kvm::{
+    decode_targets, GuestExit, HostCtx, Knobs, KvmConfig, KvmError, KvmEvent, KvmVariant,
+    VcpuThread, TASK_RUNNING,
+};
+use crate::mem::Memory;
+use crate::oracle::{Invariant, Ledger, Violation};
+use std::fmt;
+
+/// Most vCPUs a scenario can have (one per RTL core).
+pub const MAX_VCPUS: usize = NUM_CORES;
+/// Vector of the LAPIC timer interrupt a [`Action::Timer`] injects.
+pub const TIMER_VECTOR: u8 = 0xEC;
+
+/// Errors that end a run without a verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum WorldError {
+    /// The RTL or its memory failed.
+    #[error(transparent)]
+    Dut(#[from] DutError),
+    /// A KVM thread failed.
+    #[error(transparent)]
+    Kvm(#[from] KvmError),
+    /// The scenario is not well formed.
+    #[error("scenario: {0}")]
+    Scenario(String),
+}
+
+/// A scenario: who runs what, on which hardware and KVM variant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scenario {
+    /// Hardware ordering variant.
+    pub hw: HwConfig,
+    /// KVM handler variant, knobs and layout; `kvm.n_vcpus` vCPUs (at most [`MAX_VCPUS`]).
+    pub kvm: KvmConfig,
+    /// Guest program of each vCPU.
+    pub programs: [Program; MAX_VCPUS],
+    /// `apic->irr_pending` of each vCPU at the start (false models a target whose APICv was
+    /// inhibited and whose hint was recomputed from an empty IRR: the C4 setting).
+    pub irr_pending: [bool; MAX_VCPUS],
+    /// vCPUs that receive one LAPIC timer interrupt at a time the schedule chooses.
+    pub timers: [bool; MAX_VCPUS],
+    /// vCPUs that may be preempted once inside their blocking path (C2, C2b).
+    pub preemptible: [bool; MAX_VCPUS],
+    /// Bound on cycles per run.
+    pub max_cycles: u64,
+}
+
+impl Scenario {
+    /// `n` vCPUs that idle in HLT, APM-order hardware with a locked IRR update, KVM `variant`.
+    pub fn new(n: u8, variant: KvmVariant) -> Self {
+        Scenario {
+            hw: HwConfig {
+                atomic_irr: true,
+                ..HwConfig::default()
+            },
+            kvm: KvmConfig::new(variant, n),
+            programs: [Program::default(); MAX_VCPUS],
+            irr_pending: [true; MAX_VCPUS],
+            timers: [false; MAX_VCPUS],
+            preemptible: [false; MAX_VCPUS],
+            max_cycles: 4000,
+        }
+    }
+
+    /// Sets the hardware variant.
+    pub fn hw(mut self, hw: HwConfig) -> Self {
+        self.hw = hw;
+        self
+    }
+
+    /// Sets the KVM bug knobs.
+    pub fn knobs(mut self, knobs: Knobs) -> Self {
+        self.kvm.knobs = knobs;
+        self
+    }
+
+    /// Sets the guest program of `vcpu`.
+    pub fn program(mut self, vcpu: u8, ops: &[GuestOp]) -> Self {
+        self.programs[usize::from(vcpu)] = Program::new(ops);
+        self
+    }
+
+    /// Gives `vcpu` one timer interrupt.
+    pub fn timer(mut self, vcpu: u8) -> Self {
+        self.timers[usize::from(vcpu)] = true;
+        self
+    }
+
+    /// Lets `vcpu` be preempted once in its blocking path.
+    pub fn preemptible(mut self, vcpu: u8) -> Self {
+        self.preemptible[usize::from(vcpu)] = true;
+        self
+    }
+
+    /// Starts `vcpu` with `irr_pending = false`.
+    pub fn irr_pending_false(mut self, vcpu: u8) -> Self {
+        self.irr_pending[usize::from(vcpu)] = false;
+        self
+    }
+
+    fn n(&self) -> usize {
+        usize::from(self.kvm.n_vcpus)
+    }
+
+    fn validate(&self) -> Result<(), WorldError> {
+        if self.n() == 0 || self.n() > MAX_VCPUS {
+            return Err(WorldError::Scenario(format!(
+                "{} vCPUs: the RTL has {MAX_VCPUS} cores, one vCPU per core",
+                self.n()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Something the schedule can make happen in a cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// vCPU thread `v` takes one step.
+    Thread(u8),
+    /// The guest of vCPU `v` executes its next instruction.
+    Guest(u8),
+    /// The RTL transaction held on (core, port) completes.
+    Complete(u8, u8),
+    /// Host CPU `c` commits the oldest entry of its store buffer.
+    Drain(u8),
+    /// The LAPIC timer of vCPU `v` fires (IRR bit, `irr_pending`, `kvm_vcpu_wake_up`).
+    Timer(u8),
+    /// vCPU thread `v` is preempted before its next step.
+    Preempt(u8),
+    /// No software acts this cycle; the hardware makes progress. Enabled only while some
+    /// RTL work needs no schedule decision (an IRR evaluation, an interrupt in service, a
+    /// sender between transactions), so it models software being slower or interrupted
+    /// without allowing a run to idle forever.
+    Idle,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Action::Thread(v) => write!(f, "thread{v}"),
+            Action::Guest(v) => write!(f, "guest{v}"),
+            Action::Complete(c, p) => write!(
+                f,
+                "complete core{c}.{}",
+                ["irr", "tbl", "rcv"][usize::from(p)]
+            ),
+            Action::Drain(c) => write!(f, "drain cpu{c}"),
+            Action::Timer(v) => write!(f, "timer{v}"),
+            Action::Preempt(v) => write!(f, "preempt{v}"),
+            Action::Idle => write!(f, "idle"),
+        }
+    }
+}
+
+/// How choices are made where several actions are enabled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// Keep running the agent that acted last while it is enabled, else the first enabled
+    /// (the default of bounded exhaustive search: every other choice is a deviation).
+    Continue,
+    /// Uniformly random, seeded.
+    Random(u64),
+    /// PCT (Burckhardt et al., ASPLOS 2010): random agent priorities, the highest enabled acts;
+    /// at `depth - 1` random choice points among the first `steps` the acting agent drops to
+    /// the lowest priority.
+    Pct {
+        /// Seed.
+        seed: u64,
+        /// Bug depth the run targets.
+        depth: u8,
+        /// Choice points over which the change points are drawn.
+        steps: u32,
+    },
+}
+
+/// A schedule: forced choices first (as ranks, 0 = the [`Policy::Continue`] default), then a
+/// policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    /// Ranks for the first choice points.
+    pub prefix: Vec<u16>,
+    /// What decides after the prefix.
+    pub policy: Policy,
+}
+
+impl Schedule {
+    /// Default choices everywhere.
+    pub fn continuing() -> Self {
+        Schedule {
+            prefix: Vec::new(),
+            policy: Policy::Continue,
+        }
+    }
+
+    /// Seeded random choices.
+    pub fn random(seed: u64) -> Self {
+        Schedule {
+            prefix: Vec::new(),
+            policy: Policy::Random(seed),
+        }
+    }
+
+    /// PCT with the given seed and depth.
+    pub fn pct(seed: u64, depth: u8) -> Self {
+        Schedule {
+            prefix: Vec::new(),
+            policy: Policy::Pct {
+                seed,
+                depth,
+                steps: 400,
+            },
+        }
+    }
+
+    /// Replays recorded ranks.
+    pub fn replay(ranks: &[u16]) -> Self {
+        Schedule {
+            prefix: ranks.to_vec(),
+            policy: Policy::Continue,
+        }
+    }
+}
+
+/// splitmix64: a small, seedable, allocation-free generator.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn agent_id(a: Action) -> u64 {
+    match a {
+        Action::Thread(v) => u64::from(v),
+        Action::Guest(v) => 0x100 | u64::from(v),
+        Action::Complete(c, p) => 0x200 | u64::from(c) << 4 | u64::from(p),
+        Action::Drain(c) => 0x300 | u64::from(c),
+        Action::Timer(v) => 0x400 | u64::from(v),
+        Action::Preempt(v) => 0x500 | u64::from(v),
+        Action::Idle => 0x600,
+    }
+}
+
+/// One entry of a run's event log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The schedule chose an action (the thread's step named).
+    Act {
+        /// Cycle.
+        cycle: u64,
+        /// Action.
+        action: Action,
+        /// For thread steps, the kernel step executed.
+        step: &'static str,
+    },
+    /// A guest wrote ICR.
+    Send {
+        /// Cycle.
+        cycle: u64,
+        /// Sender vCPU.
+        from: u8,
+        /// The ICR.
+        icr: Icr,
+    },
+    /// A KVM step's named event.
+    Kvm {
+        /// Cycle.
+        cycle: u64,
+        /// The event.
+        ev: KvmEvent,
+    },
+    /// An RTL event.
+    Rtl(DutEvent),
+    /// The timer of a vCPU fired.
+    TimerFired {
+        /// Cycle.
+        cycle: u64,
+        /// vCPU.
+        vcpu: u8,
+    },
+}
+
+impl Event {
+    /// Cycle of the event.
+    pub fn cycle(&self) -> u64 {
+        match *self {
+            Event::Act { cycle, .. }
+            | Event::Send { cycle, .. }
+            | Event::Kvm { cycle, .. }
+            | Event::TimerFired { cycle, .. } => cycle,
+            Event::Rtl(
+                DutEvent::Exit { cycle, .. }
+                | DutEvent::Doorbell { cycle, .. }
+                | DutEvent::DoorbellDropped { cycle, .. }
+                | DutEvent::Interrupt { cycle, .. },
+            ) => cycle,
+        }
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cycle {:5}  ", self.cycle())?;
+        match self {
+            Event::Act { action, step: "", .. } => write!(f, "{action}"),
+            Event::Act { action, step, .. } => write!(f, "{action}: {step}"),
+            Event::Send { from, icr, .. } => write!(
+                f,
+                "guest{from} writes ICR {:#010x}:{:#010x} (vector {:#04x})",
+                icr.hi(),
+                icr.lo(),
+                icr.vector
+            ),
+            Event::Kvm { ev, .. } => write!(f, "kvm: {ev:?}"),
+            Event::Rtl(ev) => write!(f, "rtl: {ev:?}"),
+            Event::TimerFired { vcpu, .. } => write!(f, "timer of vCPU {vcpu} fires"),
+        }
+    }
+}
+
+/// The verdict of one run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Quiescent with every invariant holding.
+    Holds,
+    /// An invariant broke.
+    Violated(Violation),
+    /// `max_cycles` reached before quiescence.
+    Bound,
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Verdict.
+    pub verdict: Verdict,
+    /// Cycles simulated.
+    pub cycles: u64,
+    /// At each choice point: (rank chosen, number of enabled actions).
+    pub choices: Vec<(u16, u16)>,
+    /// The event log.
+    pub log: Vec<Event>,
+    /// Sends and acceptances.
+    pub ledger: Ledger,
+}
+
+impl Outcome {
+    /// The violation, if any.
+    pub fn violation(&self) -> Option<&Violation> {
+        match &self.verdict {
+            Verdict::Violated(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The ranks, for [`Schedule::replay`].
+    pub fn ranks(&self) -> Vec<u16> {
+        self.choices.iter().map(|c| c.0).collect()
+    }
+}
+
+const MAX_ENABLED: usize = 32;
+
+/// The world of one run.
+pub struct World {
+    sc: Scenario,
+    dut: Dut,
+    threads: Vec<VcpuThread>,
+    guests: [Guest; MAX_VCPUS],
+    kick: [bool; MAX_VCPUS],
+    wake: [bool; MAX_VCPUS],
+    timer_fired: [bool; MAX_VCPUS],
+    preempted: [bool; MAX_VCPUS],
+    last_icr: [u64; MAX_VCPUS],
+    ledger: Ledger,
+    log: Vec<Event>,
+    choices: Vec<(u16, u16)>,
+    current: Option<Action>,
+    acted_at: Vec<u64>,
+    rtl_seen: usize,
+    violation: Option<Violation>,
+    timer_cpu: u8,
+}
+
+struct Ctx<'a> {
+    dut: &'a mut Dut,
+    wake: &'a mut [bool; MAX_VCPUS],
+    kick: &'a mut [bool; MAX_VCPUS],
+    log: &'a mut Vec<Event>,
+    cycle: u64,
+}
+
+impl HostCtx for Ctx<'_> {
+    fn mem(&mut self) -> &mut Memory {
+        &mut self.dut.mem
+    }
+
+    fn vmrun(&mut self, vcpu: u8) {
+        let c = self.dut.core(usize::from(vcpu));
+        c.guest_mode = true;
+        c.vmrun = true;
+    }
+
+    fn ring_doorbell(&mut self, host_id: u16) {
+        if usize::from(host_id) < NUM_CORES {
+            self.dut.core(usize::from(host_id)).sw_doorbell = true;
+        }
+    }
+
+    fn wake_thread(&mut self, vcpu: u8) {
+        if let Some(w) = self.wake.get_mut(usize::from(vcpu)) {
+            *w = true;
+        }
+    }
+
+    fn kick_ipi(&mut self, host_cpu: u8) {
+        if let Some(k) = self.kick.get_mut(usize::from(host_cpu)) {
+            *k = true;
+        }
+    }
+
+    fn note(&mut self, ev: KvmEvent) {
+        self.log.push(Event::Kvm {
+            cycle: self.cycle,
+            ev,
+        });
+    }
+}
+
+impl World {
+    /// Builds the world of `sc`: memory initialised, RTL reset, threads about to `vcpu_load`.
+    pub fn new(sc: &Scenario, kind: ModelKind) -> Result<Self, WorldError> {
+        sc.validate()?;
+        let n = sc.n();
+        let layout = sc.kvm.layout;
+        let mut mem = Memory::with_capacity(layout.mem_size(n as u8), n as u8 + 1, 8, 0);
+        mem.set_logging(false);
+        for v in 0..n as u8 {
+            layout
+                .init_vcpu(&mut mem, v)
+                .map_err(|e| WorldError::Scenario(e.to_string()))?;
+            let pending = u64::from(sc.irr_pending[usize::from(v)]);
+            mem.poke(layout.irr_pending(v), pending)
+                .map_err(|e| WorldError::Scenario(e.to_string()))?;
+        }
+        let mut dut = Dut::new(kind, sc.hw, mem)?;
+        dut.inp.phys_base = layout.vm.phys_table;
+        dut.inp.phys_max_idx = (n - 1) as u8;
+        dut.inp.log_base = layout.vm.log_table;
+        for c in 0..NUM_CORES {
+            let ci = dut.core(c);
+            ci.self_idx = c as u8;
+            ci.backing = layout.vm.backing(c as u8);
+            ci.intr_ready = true;
+            // Sender transactions complete only when the schedule says.
+            dut.hold(c, PORT_IRR, true);
+            dut.hold(c, PORT_TBL, true);
+        }
+        let threads = (0..n as u8)
+            .map(|v| VcpuThread::new(sc.kvm, v))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut guests = [Guest::default(); MAX_VCPUS];
+        for (g, p) in guests.iter_mut().zip(sc.programs) {
+            *g = Guest::new(p);
+        }
+        Ok(World {
+            sc: sc.clone(),
+            dut,
+            threads,
+            guests,
+            kick: [false; MAX_VCPUS],
+            wake: [false; MAX_VCPUS],
+            timer_fired: [false; MAX_VCPUS],
+            preempted: [false; MAX_VCPUS],
+            last_icr: [0; MAX_VCPUS],
+            ledger: Ledger::new(n),
+            log: Vec::with_capacity(4096),
+            choices: Vec::with_capacity(512),
+            current: None,
+            acted_at: Vec::with_capacity(512),
+            rtl_seen: 0,
+            violation: None,
+            timer_cpu: n as u8,
+        })
+    }
+
+    /// The RTL and its memory.
+    pub fn dut(&self) -> &Dut {
+        &self.dut
+    }
+
+    /// vCPU threads.
+    pub fn threads(&self) -> &[VcpuThread] {
+        &self.threads
+    }
+
+    /// Guests.
+    pub fn guests(&self) -> &[Guest] {
+        &self.guests[..self.sc.n()]
+    }
+
+    /// Writes a waveform of the RTL (the model must be a VCD or FST build).
+    pub fn open_trace(&mut self, path: &str) -> Result<(), WorldError> {
+        Ok(self.dut.open_trace(path)?)
+    }
+
+    fn enabled(&self, out: &mut [Action; MAX_ENABLED]) -> usize {
+        let mut k = 0;
+        let mut push = |a: Action| {
+            if k < MAX_ENABLED {
+                out[k] = a;
+                k += 1;
+            }
+        };
+        let n = self.sc.n();
+        for (v, t) in self.threads.iter().enumerate() {
+            if t.runnable() {
+                push(Action::Thread(v as u8));
+            }
+        }
+        for v in 0..n {
+            if self.guest_can_run(v) {
+                push(Action::Guest(v as u8));
+            }
+        }
+        for c in 0..n {
+            for p in [PORT_IRR, PORT_TBL] {
+                if self.dut.completable(c, p) {
+                    push(Action::Complete(c as u8, p as u8));
+                }
+            }
+        }
+        for c in 0..=n {
+            if self.dut.mem.sb_len(c as u8) > 0 {
+                push(Action::Drain(c as u8));
+            }
+        }
+        for v in 0..n {
+            if self.sc.timers[v] && !self.timer_fired[v] {
+                push(Action::Timer(v as u8));
+            }
+            if self.sc.preemptible[v] && !self.preempted[v] && self.threads[v].preemptible() {
+                push(Action::Preempt(v as u8));
+            }
+        }
+        let idle = self.rtl_progressing();
+        if idle {
+            push(Action::Idle);
+        }
+        // Idle alone is no choice: the cycle just passes.
+        if k == 1 && idle {
+            return 0;
+        }
+        k
+    }
+
+    /// Some RTL work advances without any schedule decision.
+    fn rtl_progressing(&self) -> bool {
+        (0..self.sc.n()).any(|c| {
+            let o = &self.dut.out.core[c];
+            let waits_on_schedule = [PORT_IRR, PORT_TBL]
+                .iter()
+                .any(|&p| self.dut.in_flight(c, p));
+            o.eval_busy || o.in_service || (o.busy && !waits_on_schedule)
+        })
+    }
+
+    fn guest_can_run(&self, v: usize) -> bool {
+        let o = &self.dut.out.core[v];
+        let i = &self.dut.inp.core[v];
+        self.threads[v].in_guest()
+            && i.guest_mode
+            && !i.vmrun
+            && !o.busy
+            && !o.eval_busy
+            && !o.in_service
+            && !self.guests[v].eoi_due
+            && !i.eoi
+    }
+
+    fn rtl_quiet(&self) -> bool {
+        (0..self.sc.n()).all(|c| {
+            let o = &self.dut.out.core[c];
+            !o.busy
+                && !o.eval_busy
+                && !o.in_service
+                && !o.port.iter().any(|p| p.valid)
+                && !(0..3).any(|p| self.dut.in_flight(c, p))
+        })
+    }
+
+    fn choose(&mut self, policy: &Policy, prefix: &[u16], enabled: &[Action]) -> usize {
+        let n = enabled.len();
+        let default = self
+            .current
+            .and_then(|c| enabled.iter().position(|&a| a == c))
+            .unwrap_or(0);
+        let point = self.choices.len();
+        let idx = if n == 1 {
+            return 0;
+        } else if let Some(&r) = prefix.get(point) {
+            rank_to_index(r, default, n)
+        } else {
+            match *policy {
+                Policy::Continue => default,
+                Policy::Random(seed) => (mix(seed ^ mix(point as u64)) % n as u64) as usize,
+                Policy::Pct { seed, depth, steps } => {
+                    let prio = |a: Action| -> u64 {
+                        let base = mix(seed ^ mix(agent_id(a))) | 1 << 63;
+                        // Change points: the acting agent at point p drops below all others.
+                        let mut pr = base;
+                        for d in 1..u64::from(depth) {
+                            let cp = mix(seed ^ 0xC0FFEE ^ d) % u64::from(steps.max(1));
+                            if point as u64 > cp && self.demoted(cp as usize, a) {
+                                pr = d;
+                            }
+                        }
+                        pr
+                    };
+                    (0..n)
+                        .max_by_key(|&i| (prio(enabled[i]), std::cmp::Reverse(i)))
+                        .unwrap_or(0)
+                }
+            }
+        };
+        let rank = index_to_rank(idx, default);
+        self.choices.push((rank as u16, n as u16));
+        idx
+    }
+
+    /// Whether `a` acted at choice point `cp` (PCT demotion).
+    fn demoted(&self, cp: usize, a: Action) -> bool {
+        self.choices.get(cp).is_some() && self.acted_at.get(cp).copied() == Some(agent_id(a))
+    }
+
+    /// Runs to quiescence, a violation or the cycle bound.
+    pub fn run(mut self, sched: &Schedule) -> Result<Outcome, WorldError> {
+        let mut enabled = [Action::Thread(0); MAX_ENABLED];
+        let mut cycles = 0;
+        let verdict = loop {
+            if let Some(v) = self.violation.take() {
+                break Verdict::Violated(v);
+            }
+            let cycle = self.dut.cycle();
+            self.dut.mem.set_cycle(cycle);
+            let k = self.enabled(&mut enabled);
+            if k == 0 && self.rtl_quiet() {
+                break self.quiescent_verdict(cycle);
+            }
+            if cycles >= self.sc.max_cycles {
+                break Verdict::Bound;
+            }
+            if k > 0 {
+                let i = self.choose(&sched.policy, &sched.prefix, &enabled[..k]);
+                if k > 1 {
+                    self.acted_at.push(agent_id(enabled[i]));
+                }
+                self.act(enabled[i], cycle)?;
+            }
+            self.dut.step()?;
+            self.after_edge();
+            cycles += 1;
+        };
+        Ok(Outcome {
+            verdict,
+            cycles,
+            choices: self.choices,
+            log: self.log,
+            ledger: self.ledger,
+        })
+    }
+}
+
+/// Rank of a choice: 0 for the default, then the other indices in order.
+fn index_to_rank(idx: usize, default: usize) -> usize {
+    match idx.cmp(&default) {
+        std::cmp::Ordering::Equal => 0,
+        std::cmp::Ordering::Less => idx + 1,
+        std::cmp::Ordering::Greater => idx,
+    }
+}
+
+/// Inverse of [`index_to_rank`]; ranks past the end wrap.
+fn rank_to_index(rank: u16, default: usize, n: usize) -> usize {
+    let r = usize::from(rank) % n;
+    if r == 0 {
+        default
+    } else if r - 1 < default {
+        r - 1
+    } else {
+        r
+    }
+}
+
+impl World {
+    fn act(&mut self, a: Action, cycle: u64) -> Result<(), WorldError> {
+        self.current = Some(a);
+        match a {
+            Action::Thread(v) => {
+                let t = &mut self.threads[usize::from(v)];
+                self.log.push(Event::Act {
+                    cycle,
+                    action: a,
+                    step: t.step_name(),
+                });
+                let mut ctx = Ctx {
+                    dut: &mut self.dut,
+                    wake: &mut self.wake,
+                    kick: &mut self.kick,
+                    log: &mut self.log,
+                    cycle,
+                };
+                t.step(&mut ctx)?;
+                for w in 0..self.threads.len() {
+                    if std::mem::take(&mut self.wake[w]) {
+                        self.threads[w].on_wake();
+                    }
+                }
+            }
+            Action::Guest(v) => {
+                self.log.push(Event::Act {
+                    cycle,
+                    action: a,
+                    step: "",
+                });
+                let vi = usize::from(v);
+                match self.guests[vi].retire() {
+                    GuestOp::SendIpi(icr) => {
+                        self.dut.write_icr(vi, icr.lo(), icr.hi());
+                        self.last_icr[vi] = u64::from(icr.hi()) << 32 | u64::from(icr.lo());
+                        self.log.push(Event::Send {
+                            cycle,
+                            from: v,
+                            icr,
+                        });
+                        if icr.delivery_mode == 0 && !icr.trigger_level && icr.vector >= 16 {
+                            for &t in decode_targets(&icr, v, &self.sc.kvm).as_slice() {
+                                self.ledger.send(t, icr.vector);
+                            }
+                        }
+                    }
+                    GuestOp::Halt => self.exit_guest(vi, GuestExit::Hlt),
+                    GuestOp::Spin(_) => {}
+                }
+            }
+            Action::Complete(c, p) => {
+                self.log.push(Event::Act {
+                    cycle,
+                    action: a,
+                    step: "",
+                });
+                self.dut.release(usize::from(c), usize::from(p));
+            }
+            Action::Drain(c) => {
+                self.log.push(Event::Act {
+                    cycle,
+                    action: a,
+                    step: "",
+                });
+                self.dut.mem.drain_one(c);
+            }
+            Action::Timer(v) => self.fire_timer(v, cycle)?,
+            Action::Preempt(v) => {
+                self.log.push(Event::Act {
+                    cycle,
+                    action: a,
+                    step: "",
+                });
+                self.preempted[usize::from(v)] = true;
+                self.threads[usize::from(v)].preempt();
+            }
+            Action::Idle => {}
+        }
+        Ok(())
+    }
+
+    /// The LAPIC timer of `v` fires: `kvm_apic_inject_timer` sets the timer vector in the IRR
+    /// (and `irr_pending`), then delivers as KVM does for a vCPU in guest mode (doorbell) or
+    /// not (`kvm_vcpu_wake_up`). One atomic action: the timer is the trigger of a scenario,
+    /// not the race under study.
+    fn fire_timer(&mut self, v: u8, cycle: u64) -> Result<(), WorldError> {
+        let vi = usize::from(v);
+        self.timer_fired[vi] = true;
+        self.log.push(Event::TimerFired { cycle, vcpu: v });
+        let layout = self.sc.kvm.layout;
+        let cpu = self.timer_cpu;
+        let mem = &mut self.dut.mem;
+        let err = |e: crate::mem::MemError| WorldError::Scenario(e.to_string());
+        mem.host_lock_or(
+            cpu,
+            irr_word(layout.vm.backing(v), TIMER_VECTOR),
+            1 << (TIMER_VECTOR & 31),
+        )
+        .map_err(err)?;
+        mem.host_lock_or(cpu, layout.irr_pending(v), 1)
+            .map_err(err)?;
+        self.ledger.send(v, TIMER_VECTOR);
+        if self.threads[vi].in_guest() {
+            self.dut.core(vi).sw_doorbell = true;
+        } else {
+            mem.host_xchg(cpu, layout.task_state(v), TASK_RUNNING)
+                .map_err(err)?;
+            self.threads[vi].on_wake();
+        }
+        Ok(())
+    }
+
+    fn exit_guest(&mut self, v: usize, exit: GuestExit) {
+        self.dut.core(v).guest_mode = false;
+        self.threads[v].on_exit(exit);
+    }
+
+    fn after_edge(&mut self) {
+        let n = self.dut.events().len();
+        for i in self.rtl_seen..n {
+            let e = self.dut.events()[i];
+            self.log.push(Event::Rtl(e));
+            match e {
+                DutEvent::Exit {
+                    cycle,
+                    core,
+                    code,
+                    info1,
+                    info2,
+                } => {
+                    let cause = (info2 >> 32) as u32;
+                    if code != crate::apic::EXIT_AVIC_INCOMPLETE_IPI
+                        || info1 != self.last_icr[core]
+                        || cause > 4
+                        || info2 & 0xFFFF_F000 != 0
+                    {
+                        self.violation.get_or_insert(Violation {
+                            invariant: Invariant::ExitInfo,
+                            cycle,
+                            vcpu: core as u8,
+                            vector: info1 as u8,
+                            detail: format!(
+                                "exit {code:#x} EXITINFO1={info1:#018x} EXITINFO2={info2:#018x}, \
+                                 guest wrote ICR {:#018x}",
+                                self.last_icr[core]
+                            ),
+                        });
+                    }
+                    self.exit_guest(core, GuestExit::IncompleteIpi { info1, info2 });
+                }
+                DutEvent::Interrupt {
+                    cycle,
+                    core,
+                    vector,
+                } => {
+                    self.guests[core].take(vector);
+                    if let Some(v) = self.ledger.take(cycle, core as u8, vector) {
+                        self.violation.get_or_insert(v);
+                    }
+                }
+                DutEvent::Doorbell { .. } | DutEvent::DoorbellDropped { .. } => {}
+            }
+        }
+        self.rtl_seen = n;
+        for v in 0..self.sc.n() {
+            if self.guests[v].eoi_due {
+                self.guests[v].eoi_due = false;
+                self.dut.core(v).eoi = true;
+            }
+            if self.kick[v] {
+                if self.threads[v].in_guest() && self.dut.inp.core[v].guest_mode {
+                    self.kick[v] = false;
+                    self.exit_guest(v, GuestExit::External);
+                } else if !self.threads[v].entering_guest() {
+                    // The reschedule IPI interrupted host code: nothing to force out.
+                    self.kick[v] = false;
+                }
+            }
+        }
+    }
+
+    fn quiescent_verdict(&self, cycle: u64) -> Verdict {
+        let layout = self.sc.kvm.layout;
+        for (v, t) in self.threads.iter().enumerate() {
+            let backing = layout.vm.backing(v as u8);
+            let pending = (0..8u8).find_map(|n| {
+                let w = self.dut.mem.peek(irr_word(backing, n << 5)).unwrap_or(0) as u32;
+                (w != 0).then(|| n << 5 | (31 - w.leading_zeros()) as u8)
+            });
+            if let (true, Some(vector)) = (t.sleeping(), pending) {
+                return Verdict::Violated(Violation {
+                    invariant: Invariant::LostWakeup,
+                    cycle,
+                    vcpu: v as u8,
+                    vector,
+                    detail: "sleeps in schedule() with the vector pending in its IRR; \
+                             nothing is left to wake it"
+                        .into(),
+                });
+            }
+        }
+        if let Some((v, x, sent, taken)) = self.ledger.first_missing() {
+            return Verdict::Violated(Violation {
+                invariant: Invariant::LostIpi,
+                cycle,
+                vcpu: v,
+                vector: x,
+                detail: format!("sent {sent} times, taken {taken} times by quiescence"),
+            });
+        }
+        Verdict::Holds
+    }
+}
