@@ -330,7 +330,9 @@ impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "cycle {:5}  ", self.cycle())?;
         match self {
-            Event::Act { action, step: "", .. } => write!(f, "{action}"),
+            Event::Act {
+                action, step: "", ..
+            } => write!(f, "{action}"),
             Event::Act { action, step, .. } => write!(f, "{action}: {step}"),
             Event::Send { from, icr, .. } => write!(
                 f,
