@@ -1,88 +1,206 @@
 //! Searches over the schedules of a scenario.
 //!
-//! - [`search`]: seeded random or PCT runs until one violates an invariant.
+//! - [`search`]: seeded PCT or random runs; the violation of the lowest seed.
 //! - [`bounded_exhaustive`]: every schedule with at most `bound` deviations from the
 //!   [`Policy::Continue`] default (keep running the agent that acted last), enumerated
 //!   depth-first as a stateless odometer over the recorded choice points (preemption bounding
 //!   as in CHESS, Musuvathi and Qadeer, PLDI 2007).
+//! - [`minimize`]: fewer deviations and cycles for a failing schedule, same invariant.
+//!
+//! Runs are spread over all cores with `rayon`, and every result (the violation reported, the
+//! counts) is the same whatever the thread count: work is cut into a fixed list of subtrees,
+//! processed in fixed batches, and ties go to the lowest index. [`Shard`] splits the subtree
+//! list across CI jobs; the shards' counts add up to the whole search.
 
 use crate::ffi::ModelKind;
+use crate::oracle::Invariant;
 use crate::world::{Outcome, Policy, Scenario, Schedule, Verdict, World, WorldError};
+use rayon::prelude::*;
+use std::fmt;
+use std::str::FromStr;
 
 /// Runs `sc` once under `sched` on the plain model.
 pub fn run(sc: &Scenario, sched: &Schedule) -> Result<Outcome, WorldError> {
     World::new(sc, ModelKind::Plain)?.run(sched)
 }
 
-/// Tries `policy(seed)` for seeds `0..runs`; the first violating outcome and its seed.
+/// Tries `policy(seed)` for seeds `0..runs` in parallel; the violating outcome of the lowest
+/// seed.
 pub fn search(
     sc: &Scenario,
     runs: u64,
-    policy: impl Fn(u64) -> Policy,
+    policy: impl Fn(u64) -> Policy + Sync,
 ) -> Result<Option<(u64, Outcome)>, WorldError> {
-    for seed in 0..runs {
-        let out = run(
-            sc,
-            &Schedule {
-                prefix: Vec::new(),
-                policy: policy(seed),
-            },
-        )?;
-        if out.violation().is_some() {
-            return Ok(Some((seed, out)));
-        }
+    (0..runs)
+        .into_par_iter()
+        .map(|seed| {
+            let sched = Schedule { prefix: Vec::new(), policy: policy(seed) };
+            run(sc, &sched).map(|o| o.violation().is_some().then_some((seed, o)))
+        })
+        .find_first(|r| !matches!(r, Ok(None)))
+        .transpose()
+        .map(Option::flatten)
+}
+
+/// One part of a search split across jobs: subtrees `k` with `k % count == index`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Shard {
+    /// This job's index, `0..count`.
+    pub index: u32,
+    /// Number of jobs.
+    pub count: u32,
+}
+
+impl Shard {
+    /// The whole search.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    fn owns(&self, k: usize) -> bool {
+        k % self.count as usize == self.index as usize
     }
-    Ok(None)
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    /// `i/n` with `0 <= i < n`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (i, n) = s.split_once('/').ok_or_else(|| format!("`{s}`: expected i/n, e.g. 0/4"))?;
+        let index: u32 = i.trim().parse().map_err(|_| format!("`{s}`: shard index `{i}` is not a number"))?;
+        let count: u32 = n.trim().parse().map_err(|_| format!("`{s}`: shard count `{n}` is not a number"))?;
+        if count == 0 || index >= count {
+            return Err(format!("`{s}`: need 0 <= index < count"));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 /// What a bounded exhaustive search saw.
 #[derive(Debug)]
 pub struct Exhaustive {
-    /// Schedules run.
+    /// Schedules run (each distinct schedule within the bound once).
     pub runs: u64,
-    /// Every schedule within the bound was run (false: stopped at `max_runs`).
+    /// Extra runs spent discovering the subtrees (not distinct schedules).
+    pub probe_runs: u64,
+    /// Subtrees the search was cut into (this shard's share of them were run).
+    pub subtrees: u64,
+    /// Every schedule within the bound (of this shard) was run.
     pub complete: bool,
     /// Runs that reached the cycle bound without quiescence.
     pub bounded: u64,
-    /// The first violating outcome.
+    /// The violating outcome of the lowest subtree, if any.
     pub violation: Option<Outcome>,
 }
 
-/// Every schedule of `sc` with at most `bound` non-default choices, up to `max_runs` runs;
-/// stops at the first violation.
-pub fn bounded_exhaustive(
+/// Subtrees discovered before the parallel phase (fixed, so results do not depend on the
+/// thread count).
+const FRONTIER: usize = 64;
+/// Subtrees run between two checks for a violation or the run cap.
+const BATCH: usize = 16;
+
+/// Every schedule of `sc` with at most `bound` non-default choices, stopping after the batch
+/// that finds a violation or reaches `max_runs`.
+pub fn bounded_exhaustive(sc: &Scenario, bound: u32, max_runs: u64) -> Result<Exhaustive, WorldError> {
+    bounded_exhaustive_shard(sc, bound, max_runs, Shard::WHOLE)
+}
+
+/// [`bounded_exhaustive`] restricted to one shard.
+pub fn bounded_exhaustive_shard(
     sc: &Scenario,
     bound: u32,
     max_runs: u64,
+    shard: Shard,
 ) -> Result<Exhaustive, WorldError> {
-    let mut prefix: Vec<u16> = Vec::new();
+    let (roots, probe_runs) = frontier(sc, bound)?;
+    let mine: Vec<&Vec<u16>> = roots.iter().enumerate().filter(|(k, _)| shard.owns(*k)).map(|(_, r)| r).collect();
     let mut res = Exhaustive {
         runs: 0,
+        probe_runs,
+        subtrees: roots.len() as u64,
         complete: false,
         bounded: 0,
         violation: None,
     };
+    for batch in mine.chunks(BATCH) {
+        let parts = batch
+            .par_iter()
+            .map(|root| subtree(sc, root, bound, max_runs))
+            .collect::<Result<Vec<_>, _>>()?;
+        for p in parts {
+            res.runs += p.runs;
+            res.bounded += p.bounded;
+            if res.violation.is_none() {
+                res.violation = p.violation;
+            }
+            if !p.complete {
+                return Ok(res);
+            }
+        }
+        if res.violation.is_some() || res.runs >= max_runs {
+            return Ok(res);
+        }
+    }
+    res.complete = true;
+    Ok(res)
+}
+
+/// Prefixes whose subtrees partition the bounded schedule space, in a fixed order.
+fn frontier(sc: &Scenario, bound: u32) -> Result<(Vec<Vec<u16>>, u64), WorldError> {
+    let mut nodes: Vec<(Vec<u16>, bool)> = vec![(Vec::new(), true)];
+    let mut probes = 0;
+    while nodes.len() < FRONTIER {
+        let Some(i) = nodes.iter().position(|n| n.1) else { break };
+        let (p, _) = nodes.remove(i);
+        let out = run(sc, &Schedule::replay(&p))?;
+        probes += 1;
+        let Some(&(_, n)) = out.choices.get(p.len()) else {
+            nodes.insert(i, (p, false));
+            continue;
+        };
+        let devs = deviations(&p);
+        let kids: Vec<(Vec<u16>, bool)> = (0..n)
+            .filter(|&r| devs + u32::from(r != 0) <= bound)
+            .map(|r| {
+                let mut q = p.clone();
+                q.push(r);
+                (q, true)
+            })
+            .collect();
+        nodes.splice(i..i, kids);
+    }
+    Ok((nodes.into_iter().map(|n| n.0).collect(), probes))
+}
+
+fn deviations(ranks: &[u16]) -> u32 {
+    ranks.iter().filter(|&&r| r != 0).count() as u32
+}
+
+/// The schedules whose ranks start with `root`, depth first.
+fn subtree(sc: &Scenario, root: &[u16], bound: u32, max_runs: u64) -> Result<Exhaustive, WorldError> {
+    let mut prefix = root.to_vec();
+    let mut res = Exhaustive { runs: 0, probe_runs: 0, subtrees: 1, complete: false, bounded: 0, violation: None };
     loop {
         if res.runs >= max_runs {
             return Ok(res);
         }
-        let out = run(
-            sc,
-            &Schedule {
-                prefix: prefix.clone(),
-                policy: Policy::Continue,
-            },
-        )?;
+        let out = run(sc, &Schedule::replay(&prefix))?;
         res.runs += 1;
         match out.verdict {
             Verdict::Violated(_) => {
                 res.violation = Some(out);
+                res.complete = true;
                 return Ok(res);
             }
             Verdict::Bound => res.bounded += 1,
             Verdict::Holds => {}
         }
-        match next_prefix(&out.choices, bound) {
+        match next_prefix(&out.choices, bound, root.len()) {
             Some(p) => prefix = p,
             None => {
                 res.complete = true;
@@ -92,14 +210,15 @@ pub fn bounded_exhaustive(
     }
 }
 
-/// The odometer step: the deepest choice point that can take its next rank within the bound.
-fn next_prefix(choices: &[(u16, u16)], bound: u32) -> Option<Vec<u16>> {
+/// The odometer step: the deepest choice point at or after `fixed` that can take its next rank
+/// within the bound.
+fn next_prefix(choices: &[(u16, u16)], bound: u32, fixed: usize) -> Option<Vec<u16>> {
     let mut devs: Vec<u32> = Vec::with_capacity(choices.len() + 1);
     devs.push(0);
     for &(r, _) in choices {
         devs.push(devs.last().copied().unwrap_or(0) + u32::from(r != 0));
     }
-    for j in (0..choices.len()).rev() {
+    for j in (fixed..choices.len()).rev() {
         let (r, n) = choices[j];
         if r + 1 < n && devs[j] < bound {
             let mut p: Vec<u16> = choices[..j].iter().map(|c| c.0).collect();
@@ -110,16 +229,68 @@ fn next_prefix(choices: &[(u16, u16)], bound: u32) -> Option<Vec<u16>> {
     None
 }
 
+/// Shrinks the ranks of a failing schedule: drops trailing defaults, then resets deviations
+/// to the default one at a time (last first) while the run still violates `invariant` for the
+/// same vCPU and vector, until nothing more can go. Never returns more deviations or cycles than
+/// it was given.
+pub fn minimize(sc: &Scenario, ranks: &[u16], invariant: Invariant) -> Result<Option<Outcome>, WorldError> {
+    let same = |o: &Outcome, want: Option<(u8, u8)>| match (o.violation(), want) {
+        (Some(v), Some(w)) => v.invariant == invariant && (v.vcpu, v.vector) == w,
+        (Some(v), None) => v.invariant == invariant,
+        _ => false,
+    };
+    let mut best = run(sc, &Schedule::replay(ranks))?;
+    if !same(&best, None) {
+        return Ok(None);
+    }
+    let target = best.violation().map(|v| (v.vcpu, v.vector));
+    let mut cur: Vec<u16> = best.ranks();
+    loop {
+        while cur.last() == Some(&0) {
+            cur.pop();
+        }
+        let mut improved = false;
+        for i in (0..cur.len()).rev() {
+            if cur[i] == 0 {
+                continue;
+            }
+            let mut cand = cur.clone();
+            cand[i] = 0;
+            let out = run(sc, &Schedule::replay(&cand))?;
+            if same(&out, target) && out.cycles <= best.cycles {
+                cur = out.ranks();
+                cur.truncate(cand.len().min(cur.len()));
+                best = out;
+                improved = true;
+                break;
+            }
+        }
+        if !improved {
+            return Ok(Some(best));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::next_prefix;
+    use super::*;
 
     #[test]
-    fn odometer_respects_the_deviation_bound() {
+    fn odometer_respects_the_deviation_bound_and_the_fixed_root() {
         // Two binary choice points, bound 1: (0,0) -> (0,1) -> (1,..) -> done.
-        assert_eq!(next_prefix(&[(0, 2), (0, 2)], 1), Some(vec![0, 1]));
-        assert_eq!(next_prefix(&[(0, 2), (1, 2)], 1), Some(vec![1]));
-        assert_eq!(next_prefix(&[(1, 2), (0, 2)], 1), None);
-        assert_eq!(next_prefix(&[(1, 2), (0, 2)], 2), Some(vec![1, 1]));
+        assert_eq!(next_prefix(&[(0, 2), (0, 2)], 1, 0), Some(vec![0, 1]));
+        assert_eq!(next_prefix(&[(0, 2), (1, 2)], 1, 0), Some(vec![1]));
+        assert_eq!(next_prefix(&[(1, 2), (0, 2)], 1, 0), None);
+        assert_eq!(next_prefix(&[(1, 2), (0, 2)], 2, 0), Some(vec![1, 1]));
+        // Inside the subtree rooted at [0], the first point never changes.
+        assert_eq!(next_prefix(&[(0, 2), (1, 2)], 1, 1), None);
+    }
+
+    #[test]
+    fn shard_parsing() {
+        assert_eq!("1/4".parse::<Shard>(), Ok(Shard { index: 1, count: 4 }));
+        assert!("4/4".parse::<Shard>().is_err());
+        assert!("x/2".parse::<Shard>().unwrap_err().contains("index"));
+        assert!((0..8).filter(|&k| Shard { index: 1, count: 3 }.owns(k)).eq([1, 4, 7]));
     }
 }
