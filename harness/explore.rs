@@ -34,7 +34,10 @@ pub fn search(
     (0..runs)
         .into_par_iter()
         .map(|seed| {
-            let sched = Schedule { prefix: Vec::new(), policy: policy(seed) };
+            let sched = Schedule {
+                prefix: Vec::new(),
+                policy: policy(seed),
+            };
             run(sc, &sched).map(|o| o.violation().is_some().then_some((seed, o)))
         })
         .find_first(|r| !matches!(r, Ok(None)))
@@ -65,9 +68,17 @@ impl FromStr for Shard {
 
     /// `i/n` with `0 <= i < n`.
     fn from_str(s: &str) -> Result<Self, String> {
-        let (i, n) = s.split_once('/').ok_or_else(|| format!("`{s}`: expected i/n, e.g. 0/4"))?;
-        let index: u32 = i.trim().parse().map_err(|_| format!("`{s}`: shard index `{i}` is not a number"))?;
-        let count: u32 = n.trim().parse().map_err(|_| format!("`{s}`: shard count `{n}` is not a number"))?;
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("`{s}`: expected i/n, e.g. 0/4"))?;
+        let index: u32 = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{s}`: shard index `{i}` is not a number"))?;
+        let count: u32 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{s}`: shard count `{n}` is not a number"))?;
         if count == 0 || index >= count {
             return Err(format!("`{s}`: need 0 <= index < count"));
         }
@@ -106,7 +117,11 @@ const BATCH: usize = 16;
 
 /// Every schedule of `sc` with at most `bound` non-default choices, stopping after the batch
 /// that finds a violation or reaches `max_runs`.
-pub fn bounded_exhaustive(sc: &Scenario, bound: u32, max_runs: u64) -> Result<Exhaustive, WorldError> {
+pub fn bounded_exhaustive(
+    sc: &Scenario,
+    bound: u32,
+    max_runs: u64,
+) -> Result<Exhaustive, WorldError> {
     bounded_exhaustive_shard(sc, bound, max_runs, Shard::WHOLE)
 }
 
@@ -118,7 +133,12 @@ pub fn bounded_exhaustive_shard(
     shard: Shard,
 ) -> Result<Exhaustive, WorldError> {
     let (roots, probe_runs) = frontier(sc, bound)?;
-    let mine: Vec<&Vec<u16>> = roots.iter().enumerate().filter(|(k, _)| shard.owns(*k)).map(|(_, r)| r).collect();
+    let mine: Vec<&Vec<u16>> = roots
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| shard.owns(*k))
+        .map(|(_, r)| r)
+        .collect();
     let mut res = Exhaustive {
         runs: 0,
         probe_runs,
@@ -155,7 +175,9 @@ fn frontier(sc: &Scenario, bound: u32) -> Result<(Vec<Vec<u16>>, u64), WorldErro
     let mut nodes: Vec<(Vec<u16>, bool)> = vec![(Vec::new(), true)];
     let mut probes = 0;
     while nodes.len() < FRONTIER {
-        let Some(i) = nodes.iter().position(|n| n.1) else { break };
+        let Some(i) = nodes.iter().position(|n| n.1) else {
+            break;
+        };
         let (p, _) = nodes.remove(i);
         let out = run(sc, &Schedule::replay(&p))?;
         probes += 1;
@@ -182,9 +204,21 @@ fn deviations(ranks: &[u16]) -> u32 {
 }
 
 /// The schedules whose ranks start with `root`, depth first.
-fn subtree(sc: &Scenario, root: &[u16], bound: u32, max_runs: u64) -> Result<Exhaustive, WorldError> {
+fn subtree(
+    sc: &Scenario,
+    root: &[u16],
+    bound: u32,
+    max_runs: u64,
+) -> Result<Exhaustive, WorldError> {
     let mut prefix = root.to_vec();
-    let mut res = Exhaustive { runs: 0, probe_runs: 0, subtrees: 1, complete: false, bounded: 0, violation: None };
+    let mut res = Exhaustive {
+        runs: 0,
+        probe_runs: 0,
+        subtrees: 1,
+        complete: false,
+        bounded: 0,
+        violation: None,
+    };
     loop {
         if res.runs >= max_runs {
             return Ok(res);
@@ -233,7 +267,11 @@ fn next_prefix(choices: &[(u16, u16)], bound: u32, fixed: usize) -> Option<Vec<u
 /// to the default one at a time (last first) while the run still violates `invariant` for the
 /// same vCPU and vector, until nothing more can go. Never returns more deviations or cycles than
 /// it was given.
-pub fn minimize(sc: &Scenario, ranks: &[u16], invariant: Invariant) -> Result<Option<Outcome>, WorldError> {
+pub fn minimize(
+    sc: &Scenario,
+    ranks: &[u16],
+    invariant: Invariant,
+) -> Result<Option<Outcome>, WorldError> {
     let same = |o: &Outcome, want: Option<(u8, u8)>| match (o.violation(), want) {
         (Some(v), Some(w)) => v.invariant == invariant && (v.vcpu, v.vector) == w,
         (Some(v), None) => v.invariant == invariant,
@@ -291,6 +329,8 @@ mod tests {
         assert_eq!("1/4".parse::<Shard>(), Ok(Shard { index: 1, count: 4 }));
         assert!("4/4".parse::<Shard>().is_err());
         assert!("x/2".parse::<Shard>().unwrap_err().contains("index"));
-        assert!((0..8).filter(|&k| Shard { index: 1, count: 3 }.owns(k)).eq([1, 4, 7]));
+        assert!((0..8)
+            .filter(|&k| Shard { index: 1, count: 3 }.owns(k))
+            .eq([1, 4, 7]));
     }
 }

@@ -9,6 +9,7 @@
 //! - [`guest`]: guest programs.
 //! - [`world`]: RTL + memory + KVM threads + guests in one cycle loop, driven by a schedule.
 //! - [`oracle`]: the invariants.
+//! - [`scenario`]: scenario files (TOML).
 //! - [`explore`]: searches over schedules.
 
 #[path = "../bindings/ffi.rs"]
@@ -21,6 +22,7 @@ pub mod guest;
 pub mod kvm;
 pub mod mem;
 pub mod oracle;
+pub mod scenario;
 pub mod world;
 
 pub use bridge::ffi;

@@ -21,7 +21,7 @@
 //! transaction of the sender completes, timers, preemption) is a choice of the schedule, so a
 //! run is a pure function of scenario and schedule.
 
-use crate::apic::{irr_word, Icr};
+use crate::apic::{irr_word, Icr, LogEntry};
 use crate::dut::{Dut, DutError, DutEvent, NUM_CORES, PORT_IRR, PORT_TBL};
 use crate::ffi::{HwConfig, ModelKind};
 use crate::guest::{Guest, GuestOp, Program};
@@ -68,16 +68,21 @@ pub struct Scenario {
     pub timers: [bool; MAX_VCPUS],
     /// vCPUs that may be preempted once inside their blocking path (C2, C2b).
     pub preemptible: [bool; MAX_VCPUS],
+    /// Valid bit of each vCPU's Logical APIC ID table entry (flat model: vCPU `i` is entry
+    /// `i`, logical ID `1 << i`); false makes a logical IPI naming it an invalid target.
+    pub logical_valid: [bool; MAX_VCPUS],
     /// Bound on cycles per run.
     pub max_cycles: u64,
 }
 
 impl Scenario {
-    /// `n` vCPUs that idle in HLT, APM-order hardware with a locked IRR update, KVM `variant`.
+    /// `n` vCPUs that idle in HLT on APM hardware (locked IRR update, IsRunning read after it
+    /// completed, destinations validated first: `scenario::hw_variants()[0]`), KVM `variant`.
     pub fn new(n: u8, variant: KvmVariant) -> Self {
         Scenario {
             hw: HwConfig {
                 atomic_irr: true,
+                validate_first: true,
                 ..HwConfig::default()
             },
             kvm: KvmConfig::new(variant, n),
@@ -85,6 +90,7 @@ impl Scenario {
             irr_pending: [true; MAX_VCPUS],
             timers: [false; MAX_VCPUS],
             preemptible: [false; MAX_VCPUS],
+            logical_valid: [true; MAX_VCPUS],
             max_cycles: 4000,
         }
     }
@@ -471,6 +477,25 @@ impl World {
                 .map_err(|e| WorldError::Scenario(e.to_string()))?;
             let pending = u64::from(sc.irr_pending[usize::from(v)]);
             mem.poke(layout.irr_pending(v), pending)
+                .map_err(|e| WorldError::Scenario(e.to_string()))?;
+        }
+        // Logical APIC ID table, flat model: entry i holds vCPU i (KvmConfig::logical_ids).
+        for v in 0..n as u8 {
+            let entry = LogEntry {
+                valid: sc.logical_valid[usize::from(v)],
+                phys_id: v,
+            }
+            .encode();
+            let (addr, upper) = layout.vm.log_entry(v);
+            let word = mem
+                .peek(addr)
+                .map_err(|e| WorldError::Scenario(e.to_string()))?;
+            let word = if upper {
+                word & 0xFFFF_FFFF | u64::from(entry) << 32
+            } else {
+                word & !0xFFFF_FFFF | u64::from(entry)
+            };
+            mem.poke(addr, word)
                 .map_err(|e| WorldError::Scenario(e.to_string()))?;
         }
         let mut dut = Dut::new(kind, sc.hw, mem)?;

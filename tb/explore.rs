@@ -16,21 +16,37 @@ fn seed(variant: KvmVariant, hw: HwConfig) -> Scenario {
 }
 
 fn apm() -> HwConfig {
-    HwConfig { atomic_irr: true, ..HwConfig::default() }
+    avic_cosim::scenario::hw_variants()[0].1
 }
 
 fn with_threads<T: Send>(n: usize, f: impl FnOnce() -> T + Send) -> T {
-    rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap().install(f)
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .unwrap()
+        .install(f)
 }
 
 #[test]
 fn exhaustive_results_do_not_depend_on_the_thread_count() {
-    for (hw, violated) in [(apm(), false), (HwConfig { isrun_order: 1, ..apm() }, true)] {
+    for (hw, violated) in [
+        (apm(), false),
+        (
+            HwConfig {
+                isrun_order: 1,
+                ..apm()
+            },
+            true,
+        ),
+    ] {
         let sc = seed(KvmVariant::V3, hw);
         let one = with_threads(1, || bounded_exhaustive(&sc, 2, 1_000_000).unwrap());
         let many = with_threads(4, || bounded_exhaustive(&sc, 2, 1_000_000).unwrap());
         assert_eq!(one.violation.is_some(), violated);
-        assert_eq!((one.runs, one.bounded, one.complete), (many.runs, many.bounded, many.complete));
+        assert_eq!(
+            (one.runs, one.bounded, one.complete),
+            (many.runs, many.bounded, many.complete)
+        );
         assert_eq!(
             one.violation.as_ref().map(|o| (o.ranks(), o.cycles)),
             many.violation.as_ref().map(|o| (o.ranks(), o.cycles))
@@ -53,8 +69,18 @@ fn shards_add_up_to_the_whole_search() {
 
 #[test]
 fn search_returns_the_lowest_violating_seed_whatever_the_threads() {
-    let sc = seed(KvmVariant::V3, HwConfig { stale_isrun: true, ..apm() });
-    let pct = |s| Policy::Pct { seed: s, depth: 3, steps: 100 };
+    let sc = seed(
+        KvmVariant::V3,
+        HwConfig {
+            stale_isrun: true,
+            ..apm()
+        },
+    );
+    let pct = |s| Policy::Pct {
+        seed: s,
+        depth: 3,
+        steps: 100,
+    };
     let a = with_threads(1, || search(&sc, 500, pct).unwrap()).expect("found");
     let b = with_threads(4, || search(&sc, 500, pct).unwrap()).expect("found");
     assert_eq!(a.0, b.0);
@@ -63,13 +89,30 @@ fn search_returns_the_lowest_violating_seed_whatever_the_threads() {
 
 #[test]
 fn minimize_keeps_the_violation_and_never_grows_the_schedule() {
-    let sc = seed(KvmVariant::V3, HwConfig { isrun_order: 1, ..apm() });
-    let (_, found) = search(&sc, 2000, |s| Policy::Pct { seed: s, depth: 3, steps: 100 }).unwrap().expect("found");
+    let sc = seed(
+        KvmVariant::V3,
+        HwConfig {
+            isrun_order: 1,
+            ..apm()
+        },
+    );
+    let (_, found) = search(&sc, 2000, |s| Policy::Pct {
+        seed: s,
+        depth: 3,
+        steps: 100,
+    })
+    .unwrap()
+    .expect("found");
     let v = found.violation().unwrap().clone();
     let devs = |r: &[u16]| r.iter().filter(|&&x| x != 0).count();
-    let min = minimize(&sc, &found.ranks(), v.invariant).unwrap().expect("still violates");
+    let min = minimize(&sc, &found.ranks(), v.invariant)
+        .unwrap()
+        .expect("still violates");
     let mv = min.violation().unwrap();
-    assert_eq!((mv.invariant, mv.vcpu, mv.vector), (Invariant::LostWakeup, v.vcpu, v.vector));
+    assert_eq!(
+        (mv.invariant, mv.vcpu, mv.vector),
+        (Invariant::LostWakeup, v.vcpu, v.vector)
+    );
     assert!(devs(&min.ranks()) <= devs(&found.ranks()));
     assert!(min.cycles <= found.cycles);
     // Minimizing the minimum changes nothing, and it replays to the same violation.

@@ -28,10 +28,7 @@ fn seed(variant: KvmVariant, hw: HwConfig) -> Scenario {
 }
 
 fn apm() -> HwConfig {
-    HwConfig {
-        atomic_irr: true,
-        ..HwConfig::default()
-    }
+    avic_cosim::scenario::hw_variants()[0].1
 }
 
 fn find(sc: &Scenario, runs: u64) -> Outcome {
