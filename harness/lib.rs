@@ -11,6 +11,7 @@
 //! - [`oracle`]: the invariants.
 //! - [`scenario`]: scenario files (TOML).
 //! - [`explore`]: searches over schedules.
+//! - [`report`]: the verdict matrix, its JSON / JUnit reports and replay files.
 
 #[path = "../bindings/ffi.rs"]
 mod bridge;
@@ -22,6 +23,7 @@ pub mod guest;
 pub mod kvm;
 pub mod mem;
 pub mod oracle;
+pub mod report;
 pub mod scenario;
 pub mod world;
 

@@ -49,7 +49,7 @@ fn too_many_vcpus_is_refused_with_the_limit() {
 fn too_long_a_program_is_refused() {
     let text = SEED.replacen(
         "program = [\"halt\"]",
-        &format!("program = [{}]", vec!["\"halt\""; 9].join(", ")),
+        &format!("program = [{}]", ["\"halt\""; 9].join(", ")),
         1,
     );
     assert_eq!(

@@ -1,81 +1,147 @@
 //! avic-cosim command-line tool.
 //!
-//! `avic-cosim demo [--hw NAME] [--wave FILE.vcd|FILE.fst]`: the bundled default scenario, one
-//! guest IPI from vCPU 0 to a running vCPU 1 and one to a not-running vCPU 2, on the Verilated
-//! RTL; prints the port transactions, the RTL events and the decoded exit information.
+//! - `avic-cosim demo [--hw NAME] [--wave FILE.vcd|FILE.fst]` (also with no command): the
+//!   bundled default scenario, one guest IPI from vCPU 0 to a running vCPU 1 and one to a
+//!   not-running vCPU 2, on the Verilated RTL; prints the port transactions, the RTL events
+//!   and the decoded exit information.
+//! - `avic-cosim matrix [--scenario NAME|FILE.toml] [--hw LIST] [--kvm LIST] [--bound N]
+//!   [--seeds N] [--max-runs N] [--jobs N] [--json PATH] [--junit PATH] [--replay-dir DIR]`:
+//!   the verdict matrix, hardware variants x KVM variants on a bundled scenario (default
+//!   `seed`) or a scenario file, each cell searched by PCT then by a bounded exhaustive search
+//!   (seeds and bound default to the scenario's `[explore]`); a replay file per violation.
+//! - `avic-cosim replay FILE`: reruns a replay file's schedule and checks that it reproduces
+//!   the recorded violation.
+//!
+//! Exit codes: `matrix` 0 when every cell holds, 1 when some invariant is violated; `replay`
+//! 1 when the recorded violation is reproduced, 3 when it is not (the run holds or breaks
+//! something else); 2 for usage and input errors (bad flag or value, unknown variant,
+//! malformed replay file, unwritable report); 4 when the simulation itself fails; `demo` 0,
+//! or 1 when the simulation fails.
 
 use avic_cosim::apic::{Cause, ExitInfo, Icr, PhysEntry, VmLayout};
 use avic_cosim::dut::{Dut, DutEvent};
 use avic_cosim::ffi::{HwConfig, ModelKind};
 use avic_cosim::mem::Memory;
+use avic_cosim::report::{self, Budget, HwVariant, KvmRow, Replay};
+use avic_cosim::scenario::ScenarioFile;
+use avic_cosim::world::Verdict;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: avic-cosim demo [--hw apm|split-irr|in-flight|isrun-first|stale] \
-                     [--wave FILE.vcd|FILE.fst]";
+/// Exit code of usage and input errors.
+const EXIT_USAGE: u8 = 2;
+/// Exit code of `replay` when the recorded violation does not reproduce.
+const EXIT_NOT_REPRODUCED: u8 = 3;
+/// Exit code when the simulation fails (no verdict).
+const EXIT_SIM_ERROR: u8 = 4;
+/// Log events `replay` prints.
+const REPLAY_TAIL: usize = 30;
+
+/// Co-simulation of AMD AVIC IPI hardware (Verilated RTL) against KVM's handler paths.
+#[derive(Parser, Debug)]
+#[command(name = "avic-cosim", version)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Two guest IPIs on the RTL (the default command): transactions, events, exit info.
+    Demo(DemoArgs),
+    /// The verdict matrix: hardware variants x KVM variants on a bundled scenario.
+    Matrix(MatrixArgs),
+    /// Replays a replay file written by `matrix` and checks its violation.
+    Replay(ReplayArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct DemoArgs {
+    /// Hardware variant: apm, split-irr, in-flight, isrun-first, stale, per-dest,
+    /// latch-doorbell.
+    #[arg(long, value_name = "NAME", default_value = "apm", value_parser = parse_hw)]
+    hw: HwVariant,
+    /// Write a waveform (.vcd or .fst).
+    #[arg(long, value_name = "FILE.vcd|FILE.fst", value_parser = parse_wave)]
+    wave: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+struct MatrixArgs {
+    /// Bundled scenario (seed, broadcast-mixed, invalid-target, logical-flat, self-ipi,
+    /// two-senders) or a scenario file.
+    #[arg(long, value_name = "NAME|FILE.toml", default_value = "seed", value_parser = parse_scenario)]
+    scenario: String,
+    /// Hardware variants, comma-separated (default: all).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_hw)]
+    hw: Vec<HwVariant>,
+    /// KVM variants and barrier ablations, comma-separated (default: all).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_kvm)]
+    kvm: Vec<KvmRow>,
+    /// Deviation bound of the exhaustive search run when PCT finds nothing (default: the
+    /// scenario's `[explore] bound`).
+    #[arg(long, value_name = "N")]
+    bound: Option<u32>,
+    /// PCT seeds tried first in each cell (default: the scenario's `[explore] seeds`).
+    #[arg(long, value_name = "N")]
+    seeds: Option<u64>,
+    /// Most schedules of the exhaustive search per cell (beyond: partial).
+    #[arg(long, value_name = "N", default_value_t = 200_000)]
+    max_runs: u64,
+    /// Threads the searches use (default: available cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+    /// Write every cell as JSON.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Write JUnit XML (one testcase per cell).
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    /// Where the replay files of violations go.
+    #[arg(long, value_name = "DIR", default_value = "out/replays")]
+    replay_dir: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+struct ReplayArgs {
+    /// A replay file (`avic-cosim-replay 1` format).
+    file: PathBuf,
+}
+
+fn parse_hw(s: &str) -> Result<HwVariant, String> {
+    report::hw_variant(s).ok_or_else(|| {
+        format!(
+            "unknown hardware variant `{s}` (known: {})",
+            report::hw_names()
+        )
+    })
+}
+
+fn parse_kvm(s: &str) -> Result<KvmRow, String> {
+    report::kvm_row(s)
+        .ok_or_else(|| format!("unknown KVM variant `{s}` (known: {})", report::kvm_names()))
+}
+
+/// Checks that the scenario loads; `run_matrix` loads it again (keeps the arguments small).
+fn parse_scenario(s: &str) -> Result<String, String> {
+    report::load_scenario(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_wave(v: &str) -> Result<String, String> {
+    if v.ends_with(".vcd") || v.ends_with(".fst") {
+        Ok(v.to_string())
+    } else {
+        Err(format!("{v}: the name must end in .vcd or .fst"))
+    }
+}
 
 struct Args {
     hw: HwConfig,
     hw_name: String,
     wave: Option<String>,
-}
-
-/// Named hardware ordering variants (docs/port-contract.md).
-fn hw_variant(name: &str) -> Option<HwConfig> {
-    let apm = HwConfig {
-        atomic_irr: true,
-        ..HwConfig::default()
-    };
-    Some(match name {
-        "apm" => apm,
-        "split-irr" => HwConfig {
-            atomic_irr: false,
-            ..apm
-        },
-        "in-flight" => HwConfig {
-            isrun_order: 1,
-            ..apm
-        },
-        "isrun-first" => HwConfig {
-            isrun_order: 2,
-            ..apm
-        },
-        "stale" => HwConfig {
-            stale_isrun: true,
-            ..apm
-        },
-        _ => return None,
-    })
-}
-
-fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut args = Args {
-        hw: hw_variant("apm").expect("apm"),
-        hw_name: "apm".into(),
-        wave: None,
-    };
-    match it.next().as_deref() {
-        None | Some("demo") => {}
-        Some(other) => return Err(format!("unknown command `{other}`")),
-    }
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--hw" => {
-                let v = it.next().ok_or("--hw needs a value")?;
-                args.hw = hw_variant(&v).ok_or_else(|| format!("--hw: unknown variant `{v}`"))?;
-                args.hw_name = v;
-            }
-            "--wave" => {
-                let v = it.next().ok_or("--wave needs a file name")?;
-                if !(v.ends_with(".vcd") || v.ends_with(".fst")) {
-                    return Err(format!("--wave {v}: the name must end in .vcd or .fst"));
-                }
-                args.wave = Some(v);
-            }
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
-    Ok(args)
 }
 
 fn demo(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -173,16 +239,11 @@ fn demo(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn main() -> ExitCode {
-    let args = match parse(std::env::args().skip(1)) {
-        Ok(a) => a,
-        Err(msg) => {
-            if !msg.is_empty() {
-                eprintln!("avic-cosim: {msg}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
+fn run_demo(a: DemoArgs) -> ExitCode {
+    let args = Args {
+        hw: a.hw.cfg,
+        hw_name: a.hw.name.to_string(),
+        wave: a.wave,
     };
     match demo(&args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -190,5 +251,165 @@ fn main() -> ExitCode {
             eprintln!("avic-cosim: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn dedup<T: PartialEq + Copy>(items: &[T], all: &[T]) -> Vec<T> {
+    let src = if items.is_empty() { all } else { items };
+    let mut out: Vec<T> = Vec::with_capacity(src.len());
+    for &x in src {
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    out
+}
+
+fn run_matrix(a: MatrixArgs) -> ExitCode {
+    let spec = &a.scenario;
+    let file: ScenarioFile = match report::load_scenario(spec) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("avic-cosim matrix: --scenario: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let hws = dedup(&a.hw, &report::hw_variants());
+    let kvms = dedup(&a.kvm, &report::KVM_ROWS);
+    let of_file = Budget::of(&file);
+    let budget = Budget {
+        seeds: a.seeds.unwrap_or(of_file.seeds),
+        bound: a.bound.unwrap_or(of_file.bound),
+        max_runs: a.max_runs,
+        ..of_file
+    };
+    if let Some(j) = a.jobs {
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(usize::from(j))
+            .build_global()
+        {
+            eprintln!("avic-cosim matrix: --jobs {j}: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
+    let mut m = match report::run_matrix(spec, &file.scenario, &hws, &kvms, &budget) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("avic-cosim matrix: simulation failed: {e}");
+            return ExitCode::from(EXIT_SIM_ERROR);
+        }
+    };
+    if let Err(e) = report::write_replays(&mut m, &file.scenario, &a.replay_dir) {
+        eprintln!(
+            "avic-cosim matrix: --replay-dir {}: {e}",
+            a.replay_dir.display()
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    print!("{}", report::table(&m));
+    if m.violations() > 0 {
+        println!("replay files: {}", a.replay_dir.display());
+    }
+    for (flag, path, text) in [
+        (
+            "--json",
+            &a.json,
+            report::to_json as fn(&report::Matrix) -> String,
+        ),
+        ("--junit", &a.junit, report::to_junit),
+    ] {
+        if let Some(p) = path {
+            if let Err(e) = std::fs::write(p, text(&m)) {
+                eprintln!("avic-cosim matrix: {flag} {}: {e}", p.display());
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    }
+    if m.violations() > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn run_replay(a: ReplayArgs) -> ExitCode {
+    let name = a.file.display().to_string();
+    let text = match std::fs::read_to_string(&a.file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("avic-cosim replay: {name}: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let r = match Replay::parse(&name, &text) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("avic-cosim replay: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    println!(
+        "replay {name}: scenario {}, hw {}, kvm {}, {} recorded choices",
+        r.scenario,
+        r.hw.name,
+        r.kvm.name,
+        r.ranks.len()
+    );
+    println!("expect: {}", r.expect);
+    let out = match r.run() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("avic-cosim replay: simulation failed: {e}");
+            return ExitCode::from(EXIT_SIM_ERROR);
+        }
+    };
+    let skip = out.log.len().saturating_sub(REPLAY_TAIL);
+    println!(
+        "last {} of {} events ({} cycles):",
+        out.log.len() - skip,
+        out.log.len(),
+        out.cycles
+    );
+    for e in &out.log[skip..] {
+        println!("  {e}");
+    }
+    match &out.verdict {
+        Verdict::Violated(v) if r.expect.matches(v) => {
+            println!("{v}");
+            println!("reproduced: {}", r.expect);
+            ExitCode::FAILURE
+        }
+        other => {
+            let got = match other {
+                Verdict::Violated(v) => format!("a different violation: {v}"),
+                Verdict::Holds => "every invariant holds".to_string(),
+                Verdict::Bound => "the run reached the cycle limit without a verdict".to_string(),
+            };
+            println!("NOT REPRODUCED: expected {}; {got}", r.expect);
+            ExitCode::from(EXIT_NOT_REPRODUCED)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.cmd {
+        None => run_demo(DemoArgs {
+            hw: report::hw_variants()[0],
+            wave: None,
+        }),
+        Some(Cmd::Demo(a)) => run_demo(a),
+        Some(Cmd::Matrix(a)) => run_matrix(a),
+        Some(Cmd::Replay(a)) => run_replay(a),
     }
 }

@@ -1,0 +1,329 @@
+//! The `avic-cosim` binary end to end: the verdict matrix on a small subset, its JSON and
+//! JUnit reports, replay files (reproduced, not reproduced, malformed), usage errors, and the
+//! demo.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn cosim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_avic-cosim"))
+        .args(args)
+        .output()
+        .expect("run avic-cosim")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The table line of cell (hw, kvm).
+fn line<'a>(stdout: &'a str, hw: &str, kvm: &str) -> &'a str {
+    stdout
+        .lines()
+        .find(|l| {
+            let mut w = l.split_whitespace();
+            w.next() == Some(hw) && w.next() == Some(kvm)
+        })
+        .unwrap_or_else(|| panic!("no line for {hw} {kvm} in\n{stdout}"))
+}
+
+#[test]
+fn matrix_subset_reports_and_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("m.json");
+    let junit = dir.path().join("m.xml");
+    let replays = dir.path().join("replays");
+    let o = cosim(&[
+        "matrix",
+        "--hw",
+        "apm,stale",
+        "--kvm",
+        "V1,V4",
+        "--seeds",
+        "100",
+        "--json",
+        json.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--replay-dir",
+        replays.to_str().unwrap(),
+    ]);
+    let out = text(&o.stdout);
+    assert_eq!(code(&o), 1, "{out}{}", text(&o.stderr));
+
+    // The table: V1 duplicates on APM hardware, APM + V4 holds, stale hardware loses the
+    // wake-up (under V1 too, which of its two bugs comes first is up to the search).
+    let l = line(&out, "apm", "V1");
+    assert!(
+        l.contains("VIOLATED") && l.contains("no-duplicate-ipi vCPU 1 vector 0x40"),
+        "{l}"
+    );
+    assert!(line(&out, "stale", "V1").contains("VIOLATED"));
+    let l = line(&out, "stale", "V4");
+    assert!(
+        l.contains("VIOLATED") && l.contains("no-lost-wakeup vCPU 1 vector 0x40"),
+        "{l}"
+    );
+    let l = line(&out, "apm", "V4");
+    assert!(
+        l.contains("holds") && l.contains("complete, bound 2"),
+        "{l}"
+    );
+
+    // JSON: four cells with per-invariant verdicts.
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("valid JSON");
+    assert_eq!(j["format"], "avic-cosim-matrix");
+    assert_eq!(j["scenario"], "seed");
+    assert_eq!(j["budget"]["pct_seeds"], 100);
+    let cells = j["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 4);
+    assert_eq!(j["violated"], 3);
+    let cell = |hw: &str, kvm: &str| {
+        cells
+            .iter()
+            .find(|c| c["hw"] == hw && c["kvm"] == kvm)
+            .unwrap_or_else(|| panic!("no cell {hw} {kvm}"))
+    };
+    let c = cell("apm", "V4");
+    assert_eq!(c["verdict"], "holds");
+    assert_eq!(c["complete"], true);
+    assert!(c["schedules"].as_u64().unwrap() > 1000);
+    for inv in [
+        "no-lost-ipi",
+        "no-duplicate-ipi",
+        "no-lost-wakeup",
+        "exit-info-protocol",
+    ] {
+        assert_eq!(c["invariants"][inv], "holds");
+    }
+    let c = cell("stale", "V4");
+    assert_eq!(c["verdict"], "violated");
+    assert_eq!(c["invariants"]["no-lost-wakeup"], "violated");
+    assert_eq!(c["violation"]["invariant"], "no-lost-wakeup");
+    assert_eq!(c["violation"]["vcpu"], 1);
+    assert_eq!(c["violation"]["vector"], 0x40);
+    let c = cell("apm", "V1");
+    assert_eq!(c["invariants"]["no-duplicate-ipi"], "violated");
+
+    // JUnit: one suite, four cases, three failures, escaped and well nested.
+    let x = std::fs::read_to_string(&junit).unwrap();
+    assert!(x.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites "));
+    assert!(x.contains("tests=\"4\" failures=\"3\" errors=\"0\""), "{x}");
+    assert_eq!(x.matches("<testsuite ").count(), 1);
+    assert_eq!(x.matches("<testcase ").count(), 4);
+    assert_eq!(x.matches("</testcase>").count(), 4);
+    assert_eq!(x.matches("<failure ").count(), 3);
+    assert!(x.trim_end().ends_with("</testsuites>"));
+    let case = |hw: &str, kvm: &str| {
+        let start = x
+            .find(&format!("<testcase classname=\"{hw}\" name=\"{kvm}\""))
+            .unwrap_or_else(|| panic!("no testcase {hw} {kvm}"));
+        &x[start..start + x[start..].find("</testcase>").unwrap()]
+    };
+    assert!(!case("apm", "V4").contains("<failure"));
+    assert!(case("stale", "V4").contains(
+        "<failure message=\"no-lost-wakeup vCPU 1 vector 0x40\" type=\"no-lost-wakeup\">"
+    ));
+    assert!(case("apm", "V1").contains("type=\"no-duplicate-ipi\""));
+    // No raw markup inside the failure texts.
+    for body in x.split("<failure ").skip(1) {
+        let text = &body[body.find('>').unwrap() + 1..body.find("</failure>").unwrap()];
+        assert!(!text.contains('<') && !text.contains('>'), "{text}");
+    }
+
+    // Replay files: one per violation, each reproduces its violation.
+    let mut files: Vec<_> = std::fs::read_dir(&replays)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 3, "{files:?}");
+    let stale_v4 = replays.join("seed-stale-V4.replay");
+    let body = std::fs::read_to_string(&stale_v4).unwrap();
+    assert!(body.starts_with("avic-cosim-replay 1\nscenario seed\nhw stale\nkvm V4\nranks "));
+    assert!(body.contains("\nexpect no-lost-wakeup vcpu 1 vector 0x40\n"));
+    for f in &files {
+        let o = cosim(&["replay", f.to_str().unwrap()]);
+        let out = text(&o.stdout);
+        assert_eq!(code(&o), 1, "{}: {out}{}", f.display(), text(&o.stderr));
+        assert!(out.contains("reproduced: "), "{out}");
+    }
+    let o = cosim(&["replay", stale_v4.to_str().unwrap()]);
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("reproduced: no-lost-wakeup vCPU 1 vector 0x40"),
+        "{out}"
+    );
+    assert!(out.contains("last 30 of "), "{out}");
+    assert!(out.contains("DoorbellDropped"), "{out}");
+
+    // The same schedule on V4 does not take the IPI twice: not reproduced, exit 3.
+    let apm_v1 = replays.join("seed-apm-V1.replay");
+    let moved = dir.path().join("apm-v4.replay");
+    std::fs::write(
+        &moved,
+        std::fs::read_to_string(&apm_v1)
+            .unwrap()
+            .replace("kvm V1\n", "kvm V4\n"),
+    )
+    .unwrap();
+    let o = cosim(&["replay", moved.to_str().unwrap()]);
+    let out = text(&o.stdout);
+    assert_eq!(code(&o), 3, "{out}");
+    assert!(
+        out.contains("NOT REPRODUCED: expected no-duplicate-ipi"),
+        "{out}"
+    );
+
+    // A typo in a field value: exit 2, file:line and the field named.
+    let bad = dir.path().join("typo.replay");
+    std::fs::write(&bad, body.replace("hw stale\n", "hw stael\n")).unwrap();
+    let o = cosim(&["replay", bad.to_str().unwrap()]);
+    let err = text(&o.stderr);
+    assert_eq!(code(&o), 2, "{err}");
+    assert!(
+        err.contains(&format!("{}:3: field `hw`", bad.display())),
+        "{err}"
+    );
+    assert!(err.contains("stael"), "{err}");
+}
+
+#[test]
+fn malformed_replay_files_are_input_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, body: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p
+    };
+    let good = "avic-cosim-replay 1\nscenario seed\nhw apm\nkvm V4\nranks 0 1 2\n\
+                expect no-lost-wakeup vcpu 1 vector 0x40\n";
+    for (name, body, at) in [
+        (
+            "key.replay",
+            good.replace("ranks", "rankz"),
+            ":5: field `rankz`",
+        ),
+        (
+            "rank.replay",
+            good.replace("0 1 2", "0 -1 2"),
+            ":5: field `ranks`",
+        ),
+        (
+            "inv.replay",
+            good.replace("no-lost-wakeup", "no-lost-wakup"),
+            ":6: field `expect`",
+        ),
+        (
+            "header.replay",
+            good.replace("replay 1", "replay 2"),
+            ":1: field `header`",
+        ),
+        (
+            "missing.replay",
+            good.replace("kvm V4\n", ""),
+            ":6: field `kvm`: missing",
+        ),
+    ] {
+        let p = write(name, &body);
+        let o = cosim(&["replay", p.to_str().unwrap()]);
+        let err = text(&o.stderr);
+        assert_eq!(code(&o), 2, "{name}: {err}");
+        assert!(
+            err.contains(&format!("{}{at}", p.display())),
+            "{name}: {err}"
+        );
+    }
+    let o = cosim(&["replay", dir.path().join("absent").to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    assert!(text(&o.stderr).contains("absent"));
+}
+
+#[test]
+fn usage_errors_exit_2_naming_the_flag() {
+    for (args, flag) in [
+        (&["matrix", "--hw", "apm,bogus"][..], "--hw"),
+        (&["matrix", "--kvm", "V9"][..], "--kvm"),
+        (&["matrix", "--bound", "two"][..], "--bound"),
+        (&["matrix", "--scenario", "nope"][..], "--scenario"),
+        (&["matrix", "--frobnicate"][..], "--frobnicate"),
+        (&["demo", "--wave", "x.txt"][..], "--wave"),
+    ] {
+        let o = cosim(args);
+        let err = text(&o.stderr);
+        assert_eq!(code(&o), 2, "{args:?}: {err}");
+        assert!(err.contains(flag), "{args:?}: {err}");
+    }
+    let o = cosim(&["matrix", "--hw", "bogus"]);
+    assert!(text(&o.stderr).contains("unknown hardware variant `bogus`"));
+    let o = cosim(&["--help"]);
+    assert_eq!(code(&o), 0);
+    assert!(text(&o.stdout).contains("matrix"));
+}
+
+#[test]
+fn apm_hardware_with_v4_holds_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let replays = dir.path().join("r");
+    let o = cosim(&[
+        "matrix",
+        "--kvm",
+        "V4",
+        "--hw",
+        "apm",
+        "--replay-dir",
+        replays.to_str().unwrap(),
+    ]);
+    let out = text(&o.stdout);
+    assert_eq!(code(&o), 0, "{out}{}", text(&o.stderr));
+    assert!(line(&out, "apm", "V4").contains("holds"));
+    assert!(out.contains("1 cells, 0 violated"), "{out}");
+    assert!(
+        !Path::new(&replays).exists(),
+        "no replay dir without violations"
+    );
+}
+
+#[test]
+fn a_scenario_file_runs_and_its_replays_name_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/seed.toml");
+    let o = cosim(&[
+        "matrix",
+        "--scenario",
+        file,
+        "--hw",
+        "apm",
+        "--kvm",
+        "V1",
+        "--replay-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    let out = text(&o.stdout);
+    assert_eq!(code(&o), 1, "{out}{}", text(&o.stderr));
+    assert!(
+        line(&out, "apm", "V1").contains("no-duplicate-ipi"),
+        "{out}"
+    );
+    let r = dir.path().join("seed-apm-V1.replay");
+    let body = std::fs::read_to_string(&r).unwrap();
+    assert!(body.contains(&format!("\nscenario {file}\n")), "{body}");
+    let o = cosim(&["replay", r.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", text(&o.stdout));
+}
+
+#[test]
+fn demo_still_runs() {
+    for args in [&[][..], &["demo", "--hw", "in-flight"][..]] {
+        let o = cosim(args);
+        let out = text(&o.stdout);
+        assert_eq!(code(&o), 0, "{args:?}: {}", text(&o.stderr));
+        assert!(out.contains("#VMEXIT 0x401"), "{out}");
+        assert!(out.contains("takes vector 0x41"), "{out}");
+    }
+}
