@@ -49,3 +49,16 @@ deps-lint:
 
 clean:
 	$(CARGO) clean
+
+# The seed's C1 lost wake-up as a waveform, opened in the real GTKWave under Xvfb with its .gtkw;
+# fails on any GTKWave error or failed check (tb/gtkwave/check.tcl); screenshot docs/wave-c1.png.
+.PHONY: wave-check deps-wave
+wave-check: deps deps-wave
+	$(CARGO) build --release --example wave_c1
+	timeout 900 bash tb/gtkwave/wave-check.sh
+
+deps-wave:
+	@if ! command -v gtkwave >/dev/null || ! command -v Xvfb >/dev/null || ! command -v import >/dev/null; then \
+	  echo "installing gtkwave xvfb imagemagick"; \
+	  $(APT) update -qq && $(APT) install -y -qq gtkwave xvfb imagemagick >/dev/null; \
+	fi

@@ -12,6 +12,7 @@
 //! - [`scenario`]: scenario files (TOML).
 //! - [`explore`]: searches over schedules.
 //! - [`report`]: the verdict matrix, its JSON / JUnit reports and replay files.
+//! - [`wave`]: waveforms of a run: RTL and software lanes in one VCD/FST, with a GTKWave save file.
 
 #[path = "../bindings/ffi.rs"]
 mod bridge;
@@ -25,6 +26,7 @@ pub mod mem;
 pub mod oracle;
 pub mod report;
 pub mod scenario;
+pub mod wave;
 pub mod world;
 
 pub use bridge::ffi;

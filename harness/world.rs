@@ -31,6 +31,7 @@ use crate::kvm::{
 };
 use crate::mem::Memory;
 use crate::oracle::{Invariant, Ledger, Violation};
+use crate::wave::Lanes;
 use std::fmt;
 
 /// Most vCPUs a scenario can have (one per RTL core).
@@ -416,6 +417,9 @@ pub struct World {
     rtl_seen: usize,
     violation: Option<Violation>,
     timer_cpu: u8,
+    /// The software lanes of a waveform, recorded per cycle when set
+    /// ([`World::record_lanes`]); `None` otherwise, and then the loop does not look at them.
+    lanes: Option<Box<Lanes>>,
 }
 
 struct Ctx<'a> {
@@ -536,6 +540,7 @@ impl World {
             rtl_seen: 0,
             violation: None,
             timer_cpu: n as u8,
+            lanes: None,
         })
     }
 
@@ -557,6 +562,14 @@ impl World {
     /// Writes a waveform of the RTL (the model must be a VCD or FST build).
     pub fn open_trace(&mut self, path: &str) -> Result<(), WorldError> {
         Ok(self.dut.open_trace(path)?)
+    }
+
+    /// Records the software lanes of a waveform (KVM step, `vcpu->mode`, store buffers,
+    /// IsRunning, sleep, interrupts, event markers: [`crate::wave::Lanes`]) during
+    /// [`World::run_traced`]. Their buffers are reserved here, so the loop still allocates
+    /// nothing. [`crate::wave::record`] merges them with the RTL's trace.
+    pub fn record_lanes(&mut self) {
+        self.lanes = Some(Box::new(Lanes::new(&self.sc, self.dut.cycle())));
     }
 
     fn enabled(&self, out: &mut [Action; MAX_ENABLED]) -> usize {
@@ -689,7 +702,15 @@ impl World {
     }
 
     /// Runs to quiescence, a violation or the cycle bound.
-    pub fn run(mut self, sched: &Schedule) -> Result<Outcome, WorldError> {
+    pub fn run(self, sched: &Schedule) -> Result<Outcome, WorldError> {
+        self.run_traced(sched).map(|(o, _)| o)
+    }
+
+    /// [`World::run`], also returning the lanes if [`World::record_lanes`] was called.
+    pub fn run_traced(
+        mut self,
+        sched: &Schedule,
+    ) -> Result<(Outcome, Option<Box<Lanes>>), WorldError> {
         let mut enabled = [Action::Thread(0); MAX_ENABLED];
         let mut cycles = 0;
         let verdict = loop {
@@ -705,24 +726,36 @@ impl World {
             if cycles >= self.sc.max_cycles {
                 break Verdict::Bound;
             }
+            if let Some(l) = self.lanes.as_deref_mut() {
+                l.begin(&self.threads, self.log.len(), &self.dut);
+            }
+            let mut acted = None;
             if k > 0 {
                 let i = self.choose(&sched.policy, &sched.prefix, &enabled[..k]);
                 if k > 1 {
                     self.acted_at.push(agent_id(enabled[i]));
                 }
+                acted = Some(enabled[i]);
                 self.act(enabled[i], cycle)?;
             }
             self.dut.step()?;
             self.after_edge();
+            if let Some(l) = self.lanes.as_deref_mut() {
+                l.end(&self.sc, acted, &self.dut, &self.threads, &self.log);
+            }
             cycles += 1;
         };
-        Ok(Outcome {
+        if let Some(l) = self.lanes.as_deref_mut() {
+            l.finish(&verdict, self.dut.cycle());
+        }
+        let outcome = Outcome {
             verdict,
             cycles,
             choices: self.choices,
             log: self.log,
             ledger: self.ledger,
-        })
+        };
+        Ok((outcome, self.lanes.take()))
     }
 }
 

@@ -1,0 +1,77 @@
+//! Writes the waveform of the seed's lost wake-up (C1: hardware that reads IsRunning while its
+//! IRR update is in flight) for `make wave-check`: `cargo run --release --example wave_c1 --
+//! target/wave/c1.vcd` writes the trace, `c1.gtkw` and the translate filters beside it.
+//!
+//! The schedule is found by search (PCT, then random) and minimized, as `explore` does.
+
+use avic_cosim::apic::Icr;
+use avic_cosim::explore::{minimize, search};
+use avic_cosim::ffi::HwConfig;
+use avic_cosim::guest::GuestOp;
+use avic_cosim::kvm::KvmVariant;
+use avic_cosim::oracle::Invariant;
+use avic_cosim::wave;
+use avic_cosim::world::{Policy, Scenario, Schedule};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let path = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "target/wave/c1.vcd".into()),
+    );
+    let sc = Scenario::new(2, KvmVariant::V3)
+        .hw(HwConfig {
+            atomic_irr: true,
+            isrun_order: 1,
+            ..HwConfig::default()
+        })
+        .program(0, &[GuestOp::SendIpi(Icr::fixed_physical(0x40, 1))])
+        .program(1, &[GuestOp::Halt]);
+    let found = search(&sc, 2000, |seed| Policy::Pct {
+        seed,
+        depth: 3,
+        steps: 100,
+    })
+    .and_then(|f| match f {
+        Some(f) => Ok(Some(f)),
+        None => search(&sc, 2000, Policy::Random),
+    });
+    let out = match found {
+        Ok(Some((_, out))) => out,
+        Ok(None) => {
+            eprintln!("wave_c1: no lost wake-up found");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("wave_c1: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let ranks = match minimize(&sc, &out.ranks(), Invariant::LostWakeup) {
+        Ok(Some(min)) => min.ranks(),
+        _ => out.ranks(),
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("wave_c1: {}: {e}", dir.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    match wave::record(&sc, &Schedule::replay(&ranks), &path) {
+        Ok((out, files)) => {
+            match out.violation() {
+                Some(v) => println!("{v}"),
+                None => println!("{:?}", out.verdict),
+            }
+            println!("trace {}", files.trace.display());
+            println!("gtkw  {}", files.gtkw.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("wave_c1: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
