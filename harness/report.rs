@@ -907,10 +907,14 @@ impl Replay {
         })
     }
 
+    /// The scenario of the recorded cell (the file's, with `hw` and `kvm` applied).
+    pub fn scenario(&self) -> Scenario {
+        cell_scenario(&self.base, &self.hw, &self.kvm)
+    }
+
     /// Rebuilds the scenario and runs the recorded schedule.
     pub fn run(&self) -> Result<Outcome, WorldError> {
-        let sc = cell_scenario(&self.base, &self.hw, &self.kvm);
-        run(&sc, &Schedule::replay(&self.ranks))
+        run(&self.scenario(), &Schedule::replay(&self.ranks))
     }
 }
 

@@ -140,9 +140,16 @@ fn matrix_subset_reports_and_replays() {
     let mut files: Vec<_> = std::fs::read_dir(&replays)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "replay"))
         .collect();
     files.sort();
     assert_eq!(files.len(), 3, "{files:?}");
+    // A waveform and its GTKWave save file beside each replay file.
+    for f in &files {
+        assert!(f.with_extension("fst").is_file(), "{}", f.display());
+        let gtkw = std::fs::read_to_string(f.with_extension("gtkw")).unwrap();
+        assert!(gtkw.contains(".fst"), "the save file names its trace");
+    }
     let stale_v4 = replays.join("seed-stale-V4.replay");
     let body = std::fs::read_to_string(&stale_v4).unwrap();
     assert!(body.starts_with("avic-cosim-replay 1\nscenario seed\nhw stale\nkvm V4\nranks "));
@@ -326,4 +333,106 @@ fn demo_still_runs() {
         assert!(out.contains("#VMEXIT 0x401"), "{out}");
         assert!(out.contains("takes vector 0x41"), "{out}");
     }
+}
+
+/// `bounded exhaustive (bound 2, shard 0/2): N schedules, ...` -> N.
+fn exhaustive_runs(stdout: &str) -> u64 {
+    let l = stdout
+        .lines()
+        .find(|l| l.starts_with("bounded exhaustive"))
+        .unwrap_or_else(|| panic!("no exhaustive line in {stdout}"));
+    l.split("): ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn explore_shards_add_up_and_find_what_the_whole_finds() {
+    let whole = cosim(&["explore", "--kvm", "V4", "--seeds", "20"]);
+    assert_eq!(code(&whole), 0, "{}", text(&whole.stderr));
+    let total = exhaustive_runs(&text(&whole.stdout));
+    let parts: u64 = (0..2)
+        .map(|i| {
+            let o = cosim(&[
+                "explore",
+                "--kvm",
+                "V4",
+                "--seeds",
+                "20",
+                "--shard",
+                &format!("{i}/2"),
+            ]);
+            assert_eq!(code(&o), 0);
+            exhaustive_runs(&text(&o.stdout))
+        })
+        .sum();
+    assert_eq!(parts, total);
+    let bad = cosim(&["explore", "--kvm", "V4", "--hw", "stale"]);
+    assert_eq!(code(&bad), 1);
+    assert!(text(&bad.stdout).contains("verdict: no-lost-wakeup violated"));
+    let shard = cosim(&["explore", "--shard", "2/2"]);
+    assert_eq!(code(&shard), 2);
+    assert!(
+        text(&shard.stderr).contains("--shard"),
+        "{}",
+        text(&shard.stderr)
+    );
+}
+
+#[test]
+fn run_writes_a_waveform_and_minimize_never_grows_a_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("sub/run.vcd");
+    let o = cosim(&["run", "--kvm", "V4", "--wave", trace.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("verdict: every invariant holds"));
+    assert!(trace.is_file() && trace.with_extension("gtkw").is_file());
+
+    let replays = dir.path().join("r");
+    let m = cosim(&[
+        "matrix",
+        "--hw",
+        "in-flight",
+        "--kvm",
+        "V4",
+        "--no-wave",
+        "--replay-dir",
+        replays.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&m), 1);
+    let file = replays.join("seed-in-flight-V4.replay");
+    let min = dir.path().join("min.replay");
+    let o = cosim(&[
+        "minimize",
+        file.to_str().unwrap(),
+        "--out",
+        min.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let devs = |p: &Path| {
+        let t = std::fs::read_to_string(p).unwrap();
+        let ranks = t
+            .lines()
+            .find(|l| l.starts_with("ranks"))
+            .unwrap()
+            .to_string();
+        ranks
+            .split_whitespace()
+            .skip(1)
+            .filter(|r| *r != "0")
+            .count()
+    };
+    assert!(devs(&min) <= devs(&file));
+    let r = cosim(&["replay", min.to_str().unwrap()]);
+    assert_eq!(
+        code(&r),
+        1,
+        "the minimized file still reproduces: {}",
+        text(&r.stdout)
+    );
 }

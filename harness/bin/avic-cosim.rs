@@ -9,10 +9,19 @@
 //!   the verdict matrix, hardware variants x KVM variants on a bundled scenario (default
 //!   `seed`) or a scenario file, each cell searched by PCT then by a bounded exhaustive search
 //!   (seeds and bound default to the scenario's `[explore]`); a replay file per violation.
-//! - `avic-cosim replay FILE`: reruns a replay file's schedule and checks that it reproduces
-//!   the recorded violation.
+//!   A waveform (`.fst` + `.gtkw`) is written beside every replay file (`--no-wave`: none).
+//! - `avic-cosim run [--scenario S] [--hw H] [--kvm K] [--seed N] [--wave FILE]`: one run
+//!   (PCT schedule of seed N, or the default order), its verdict and last events.
+//! - `avic-cosim explore [--scenario S] [--hw H] [--kvm K] [--seeds N] [--bound N]
+//!   [--shard I/N]`: one cell's search: PCT seeds, then the bounded exhaustive search; with
+//!   `--shard` only this job's share (seeds and subtrees `k % N == I`).
+//! - `avic-cosim replay FILE [--wave FILE]`: reruns a replay file's schedule and checks that it
+//!   reproduces the recorded violation.
+//! - `avic-cosim minimize FILE [--out FILE]`: shrinks a replay file's schedule (fewer
+//!   deviations and cycles, same violation); never grows it.
 //!
-//! Exit codes: `matrix` 0 when every cell holds, 1 when some invariant is violated; `replay`
+//! Exit codes: `matrix`, `run` and `explore` 0 when every invariant holds, 1 when one is
+//! violated; `minimize` 0 when written; `replay`
 //! 1 when the recorded violation is reproduced, 3 when it is not (the run holds or breaks
 //! something else); 2 for usage and input errors (bad flag or value, unknown variant,
 //! malformed replay file, unwritable report); 4 when the simulation itself fails; `demo` 0,
@@ -20,12 +29,15 @@
 
 use avic_cosim::apic::{Cause, ExitInfo, Icr, PhysEntry, VmLayout};
 use avic_cosim::dut::{Dut, DutEvent};
+use avic_cosim::explore::{self, Shard};
 use avic_cosim::ffi::{HwConfig, ModelKind};
 use avic_cosim::mem::Memory;
 use avic_cosim::report::{self, Budget, HwVariant, KvmRow, Replay};
 use avic_cosim::scenario::ScenarioFile;
-use avic_cosim::world::Verdict;
+use avic_cosim::wave;
+use avic_cosim::world::{Outcome, Policy, Schedule, Verdict};
 use clap::{Parser, Subcommand};
+use std::path::Path;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -52,8 +64,67 @@ enum Cmd {
     Demo(DemoArgs),
     /// The verdict matrix: hardware variants x KVM variants on a bundled scenario.
     Matrix(MatrixArgs),
+    /// One run of one cell: verdict, last events, optional waveform.
+    Run(RunArgs),
+    /// One cell's search (PCT, then bounded exhaustive), optionally one shard of it.
+    Explore(ExploreArgs),
     /// Replays a replay file written by `matrix` and checks its violation.
     Replay(ReplayArgs),
+    /// Shrinks a replay file's schedule, keeping its violation.
+    Minimize(MinimizeArgs),
+}
+
+/// The cell a `run` or `explore` works on.
+#[derive(clap::Args, Debug)]
+struct CellArgs {
+    /// Bundled scenario or scenario file.
+    #[arg(long, value_name = "NAME|FILE.toml", default_value = "seed", value_parser = parse_scenario)]
+    scenario: String,
+    /// Hardware variant (default: the scenario's).
+    #[arg(long, value_name = "NAME", value_parser = parse_hw)]
+    hw: Option<HwVariant>,
+    /// KVM variant or barrier ablation (default: the scenario's).
+    #[arg(long, value_name = "NAME", value_parser = parse_kvm)]
+    kvm: Option<KvmRow>,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    #[command(flatten)]
+    cell: CellArgs,
+    /// PCT seed of the schedule (default: the default order, no random choice).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Write a waveform (.vcd or .fst) and its .gtkw.
+    #[arg(long, value_name = "FILE.vcd|FILE.fst", value_parser = parse_wave)]
+    wave: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+struct ExploreArgs {
+    #[command(flatten)]
+    cell: CellArgs,
+    /// PCT seeds (default: the scenario's `[explore] seeds`).
+    #[arg(long, value_name = "N")]
+    seeds: Option<u64>,
+    /// Deviation bound of the exhaustive search (default: the scenario's).
+    #[arg(long, value_name = "N")]
+    bound: Option<u32>,
+    /// Most exhaustive schedules.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    max_runs: u64,
+    /// This job's share of the search, `I/N`.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<Shard>,
+}
+
+#[derive(clap::Args, Debug)]
+struct MinimizeArgs {
+    /// A replay file.
+    file: PathBuf,
+    /// Where the minimized replay goes (default: over FILE).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -101,12 +172,22 @@ struct MatrixArgs {
     /// Where the replay files of violations go.
     #[arg(long, value_name = "DIR", default_value = "out/replays")]
     replay_dir: PathBuf,
+    /// Do not write a waveform beside each replay file.
+    #[arg(long)]
+    no_wave: bool,
 }
 
 #[derive(clap::Args, Debug)]
 struct ReplayArgs {
     /// A replay file (`avic-cosim-replay 1` format).
     file: PathBuf,
+    /// Write the run's waveform (.vcd or .fst) and its .gtkw.
+    #[arg(long, value_name = "FILE.vcd|FILE.fst", value_parser = parse_wave)]
+    wave: Option<String>,
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    s.parse()
 }
 
 fn parse_hw(s: &str) -> Result<HwVariant, String> {
@@ -309,6 +390,24 @@ fn run_matrix(a: MatrixArgs) -> ExitCode {
     print!("{}", report::table(&m));
     if m.violations() > 0 {
         println!("replay files: {}", a.replay_dir.display());
+        if !a.no_wave {
+            for c in &m.cells {
+                let (Some(path), Some(r)) =
+                    (&c.replay, Replay::of_cell(&m.scenario, &file.scenario, c))
+                else {
+                    continue;
+                };
+                let trace = Path::new(path).with_extension("fst");
+                if let Err(e) = wave::record(&r.scenario(), &Schedule::replay(&r.ranks), &trace) {
+                    eprintln!("avic-cosim matrix: waveform {}: {e}", trace.display());
+                    return ExitCode::from(EXIT_SIM_ERROR);
+                }
+            }
+            println!(
+                "waveforms beside them: gtkwave {dir}/NAME.fst {dir}/NAME.gtkw",
+                dir = a.replay_dir.display()
+            );
+        }
     }
     for (flag, path, text) in [
         (
@@ -356,23 +455,15 @@ fn run_replay(a: ReplayArgs) -> ExitCode {
         r.ranks.len()
     );
     println!("expect: {}", r.expect);
-    let out = match r.run() {
+    let sched = Schedule::replay(&r.ranks);
+    let out = match run_maybe_traced(&r.scenario(), &sched, a.wave.as_deref()) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("avic-cosim replay: simulation failed: {e}");
+            eprintln!("avic-cosim replay: {e}");
             return ExitCode::from(EXIT_SIM_ERROR);
         }
     };
-    let skip = out.log.len().saturating_sub(REPLAY_TAIL);
-    println!(
-        "last {} of {} events ({} cycles):",
-        out.log.len() - skip,
-        out.log.len(),
-        out.cycles
-    );
-    for e in &out.log[skip..] {
-        println!("  {e}");
-    }
+    print_tail(&out);
     match &out.verdict {
         Verdict::Violated(v) if r.expect.matches(v) => {
             println!("{v}");
@@ -411,5 +502,217 @@ fn main() -> ExitCode {
         Some(Cmd::Demo(a)) => run_demo(a),
         Some(Cmd::Matrix(a)) => run_matrix(a),
         Some(Cmd::Replay(a)) => run_replay(a),
+        Some(Cmd::Run(a)) => run_one(a),
+        Some(Cmd::Explore(a)) => run_explore(a),
+        Some(Cmd::Minimize(a)) => run_minimize(a),
     }
+}
+
+/// Runs `sched` on `sc`, through [`wave::record`] when a waveform is asked for.
+fn run_maybe_traced(
+    sc: &avic_cosim::world::Scenario,
+    sched: &Schedule,
+    wave_path: Option<&str>,
+) -> Result<Outcome, String> {
+    match wave_path {
+        None => explore::run(sc, sched).map_err(|e| format!("simulation failed: {e}")),
+        Some(p) => {
+            if let Some(dir) = Path::new(p).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| format!("--wave {p}: {e}"))?;
+            }
+            let (out, files) = wave::record(sc, sched, Path::new(p)).map_err(|e| e.to_string())?;
+            let at = files
+                .violation_time
+                .map(|t| format!(", violation at time {t}"))
+                .unwrap_or_default();
+            println!(
+                "waveform: gtkwave {} {}{at}",
+                files.trace.display(),
+                files.gtkw.display()
+            );
+            Ok(out)
+        }
+    }
+}
+
+/// The scenario file and the cell's scenario with `--hw` / `--kvm` applied.
+fn cell(c: &CellArgs) -> Result<(ScenarioFile, avic_cosim::world::Scenario), String> {
+    let f = report::load_scenario(&c.scenario).map_err(|e| format!("--scenario: {e}"))?;
+    let mut sc = f.scenario.clone();
+    if let Some(h) = c.hw {
+        sc.hw = h.cfg;
+    }
+    if let Some(k) = c.kvm {
+        sc.kvm.variant = k.variant;
+        sc.kvm.knobs = k.knobs;
+    }
+    Ok((f, sc))
+}
+
+fn print_tail(out: &Outcome) {
+    let skip = out.log.len().saturating_sub(REPLAY_TAIL);
+    println!(
+        "last {} of {} events ({} cycles):",
+        out.log.len() - skip,
+        out.log.len(),
+        out.cycles
+    );
+    for e in &out.log[skip..] {
+        println!("  {e}");
+    }
+}
+
+fn verdict_exit(v: &Verdict) -> ExitCode {
+    match v {
+        Verdict::Holds => {
+            println!("verdict: every invariant holds");
+            ExitCode::SUCCESS
+        }
+        Verdict::Violated(v) => {
+            println!("verdict: {v}");
+            ExitCode::FAILURE
+        }
+        Verdict::Bound => {
+            println!("verdict: the run reached max_cycles without quiescence");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_one(a: RunArgs) -> ExitCode {
+    let (_, sc) = match cell(&a.cell) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("avic-cosim run: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let sched = match a.seed {
+        Some(seed) => Schedule {
+            prefix: Vec::new(),
+            policy: Policy::Pct {
+                seed,
+                depth: 3,
+                steps: 100,
+            },
+        },
+        None => Schedule::continuing(),
+    };
+    match run_maybe_traced(&sc, &sched, a.wave.as_deref()) {
+        Ok(out) => {
+            print_tail(&out);
+            verdict_exit(&out.verdict)
+        }
+        Err(e) => {
+            eprintln!("avic-cosim run: {e}");
+            ExitCode::from(EXIT_SIM_ERROR)
+        }
+    }
+}
+
+fn run_explore(a: ExploreArgs) -> ExitCode {
+    let (f, sc) = match cell(&a.cell) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("avic-cosim explore: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let shard = a.shard.unwrap_or(Shard::WHOLE);
+    let seeds = a.seeds.unwrap_or(f.seeds);
+    let bound = a.bound.unwrap_or(f.bound);
+    let t = std::time::Instant::now();
+    // PCT seeds of this shard: seed k is the shard's when k % count == index.
+    let mine = |k: u64| k * u64::from(shard.count) + u64::from(shard.index);
+    let owned =
+        (seeds + u64::from(shard.count) - 1 - u64::from(shard.index)) / u64::from(shard.count);
+    let found = explore::search(&sc, owned, |k| Policy::Pct {
+        seed: mine(k),
+        depth: 3,
+        steps: 100,
+    });
+    let (runs, complete, violation) = match found {
+        Err(e) => {
+            eprintln!("avic-cosim explore: simulation failed: {e}");
+            return ExitCode::from(EXIT_SIM_ERROR);
+        }
+        Ok(Some((k, out))) => {
+            println!("PCT seed {} violates", mine(k));
+            (k + 1, false, Some(out))
+        }
+        Ok(None) => match explore::bounded_exhaustive_shard(&sc, bound, a.max_runs, shard) {
+            Err(e) => {
+                eprintln!("avic-cosim explore: simulation failed: {e}");
+                return ExitCode::from(EXIT_SIM_ERROR);
+            }
+            Ok(r) => {
+                println!(
+                    "bounded exhaustive (bound {bound}, shard {shard}): {} schedules, {} subtrees, {}",
+                    r.runs,
+                    r.subtrees,
+                    if r.complete { "complete" } else { "partial" }
+                );
+                (owned + r.runs, r.complete, r.violation)
+            }
+        },
+    };
+    println!(
+        "explored {runs} schedules in {:.1} s (shard {shard}, {} PCT seeds)",
+        t.elapsed().as_secs_f64(),
+        owned
+    );
+    match violation {
+        Some(out) => verdict_exit(&out.verdict),
+        None if complete => verdict_exit(&Verdict::Holds),
+        None => {
+            println!("verdict: no violation found, search partial");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn run_minimize(a: MinimizeArgs) -> ExitCode {
+    let name = a.file.display().to_string();
+    let r = match std::fs::read_to_string(&a.file)
+        .map_err(|e| format!("{name}: {e}"))
+        .and_then(|t| Replay::parse(&name, &t).map_err(|e| e.to_string()))
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("avic-cosim minimize: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let devs = |r: &[u16]| r.iter().filter(|&&x| x != 0).count();
+    let min = match explore::minimize(&r.scenario(), &r.ranks, r.expect.invariant) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            println!("NOT REPRODUCED: {name} does not violate {}", r.expect);
+            return ExitCode::from(EXIT_NOT_REPRODUCED);
+        }
+        Err(e) => {
+            eprintln!("avic-cosim minimize: simulation failed: {e}");
+            return ExitCode::from(EXIT_SIM_ERROR);
+        }
+    };
+    let mut ranks = min.ranks();
+    while ranks.last() == Some(&0) {
+        ranks.pop();
+    }
+    println!(
+        "{name}: {} deviations in {} choices -> {} deviations in {} choices, {} cycles",
+        devs(&r.ranks),
+        r.ranks.len(),
+        devs(&ranks),
+        ranks.len(),
+        min.cycles
+    );
+    let out = a.out.unwrap_or(a.file);
+    let text = Replay { ranks, ..r }.render();
+    if let Err(e) = std::fs::write(&out, text) {
+        eprintln!("avic-cosim minimize: --out {}: {e}", out.display());
+        return ExitCode::from(EXIT_USAGE);
+    }
+    println!("written: {}", out.display());
+    ExitCode::SUCCESS
 }
