@@ -4,10 +4,8 @@
 //!
 //! The schedule is found by search (PCT, then random) and minimized, as `explore` does.
 
-use avic_cosim::apic::Icr;
 use avic_cosim::explore::{minimize, search};
 use avic_cosim::ffi::HwConfig;
-use avic_cosim::guest::GuestOp;
 use avic_cosim::kvm::KvmVariant;
 use avic_cosim::oracle::Invariant;
 use avic_cosim::wave;
@@ -21,14 +19,13 @@ fn main() -> ExitCode {
             .nth(1)
             .unwrap_or_else(|| "target/wave/c1.vcd".into()),
     );
-    let sc = Scenario::new(2, KvmVariant::V3)
-        .hw(HwConfig {
-            atomic_irr: true,
+    let sc = Scenario::seed(
+        KvmVariant::V3,
+        HwConfig {
             isrun_order: 1,
-            ..HwConfig::default()
-        })
-        .program(0, &[GuestOp::SendIpi(Icr::fixed_physical(0x40, 1))])
-        .program(1, &[GuestOp::Halt]);
+            ..avic_cosim::scenario::apm()
+        },
+    );
     let found = search(&sc, 2000, |seed| Policy::Pct {
         seed,
         depth: 3,

@@ -327,6 +327,11 @@ pub fn hw_variants() -> [(&'static str, HwConfig); 7] {
     ]
 }
 
+/// The APM hardware variant (`hw_variants()[0]`).
+pub fn apm() -> HwConfig {
+    hw_variants()[0].1
+}
+
 fn hw_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<(String, HwConfig)>, D::Error> {
     let s = String::deserialize(d)?;
     one_of(&s, "hardware variant", &hw_variants())

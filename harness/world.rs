@@ -96,6 +96,15 @@ impl Scenario {
         }
     }
 
+    /// The seed thread's scenario (LKML, March 2019): vCPU 0 sends vector 0x40 to vCPU 1,
+    /// which halts; `scenarios/seed.toml` adds a timer and a preemption on vCPU 1.
+    pub fn seed(variant: KvmVariant, hw: HwConfig) -> Self {
+        Scenario::new(2, variant)
+            .hw(hw)
+            .program(0, &[GuestOp::SendIpi(Icr::fixed_physical(0x40, 1))])
+            .program(1, &[GuestOp::Halt])
+    }
+
     /// Sets the hardware variant.
     pub fn hw(mut self, hw: HwConfig) -> Self {
         self.hw = hw;

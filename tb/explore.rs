@@ -1,22 +1,13 @@
 //! The exploration engine: thread-count independence, shards, minimization.
 
-use avic_cosim::apic::Icr;
 use avic_cosim::explore::{bounded_exhaustive, bounded_exhaustive_shard, minimize, search, Shard};
 use avic_cosim::ffi::HwConfig;
-use avic_cosim::guest::GuestOp;
 use avic_cosim::kvm::KvmVariant;
 use avic_cosim::oracle::Invariant;
 use avic_cosim::world::{Policy, Scenario};
 
-fn seed(variant: KvmVariant, hw: HwConfig) -> Scenario {
-    Scenario::new(2, variant)
-        .hw(hw)
-        .program(0, &[GuestOp::SendIpi(Icr::fixed_physical(0x40, 1))])
-        .program(1, &[GuestOp::Halt])
-}
-
 fn apm() -> HwConfig {
-    avic_cosim::scenario::hw_variants()[0].1
+    avic_cosim::scenario::apm()
 }
 
 fn with_threads<T: Send>(n: usize, f: impl FnOnce() -> T + Send) -> T {
@@ -39,7 +30,7 @@ fn exhaustive_results_do_not_depend_on_the_thread_count() {
             true,
         ),
     ] {
-        let sc = seed(KvmVariant::V3, hw);
+        let sc = Scenario::seed(KvmVariant::V3, hw);
         let one = with_threads(1, || bounded_exhaustive(&sc, 2, 1_000_000).unwrap());
         let many = with_threads(4, || bounded_exhaustive(&sc, 2, 1_000_000).unwrap());
         assert_eq!(one.violation.is_some(), violated);
@@ -56,7 +47,7 @@ fn exhaustive_results_do_not_depend_on_the_thread_count() {
 
 #[test]
 fn shards_add_up_to_the_whole_search() {
-    let sc = seed(KvmVariant::V3, apm());
+    let sc = Scenario::seed(KvmVariant::V3, apm());
     let whole = bounded_exhaustive(&sc, 2, 1_000_000).unwrap();
     assert!(whole.complete && whole.violation.is_none());
     let parts: Vec<_> = (0..3)
@@ -69,7 +60,7 @@ fn shards_add_up_to_the_whole_search() {
 
 #[test]
 fn search_returns_the_lowest_violating_seed_whatever_the_threads() {
-    let sc = seed(
+    let sc = Scenario::seed(
         KvmVariant::V3,
         HwConfig {
             stale_isrun: true,
@@ -89,7 +80,7 @@ fn search_returns_the_lowest_violating_seed_whatever_the_threads() {
 
 #[test]
 fn minimize_keeps_the_violation_and_never_grows_the_schedule() {
-    let sc = seed(
+    let sc = Scenario::seed(
         KvmVariant::V3,
         HwConfig {
             isrun_order: 1,
@@ -123,6 +114,6 @@ fn minimize_keeps_the_violation_and_never_grows_the_schedule() {
 
 #[test]
 fn minimize_refuses_a_schedule_that_does_not_violate() {
-    let sc = seed(KvmVariant::V3, apm());
+    let sc = Scenario::seed(KvmVariant::V3, apm());
     assert!(minimize(&sc, &[], Invariant::LostWakeup).unwrap().is_none());
 }

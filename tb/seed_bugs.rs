@@ -5,11 +5,9 @@
 //! hand), asserts the exact invariant, vCPU, vector and the events that led to it, and shows
 //! that flipping the hardware or KVM variant flips the verdict.
 
-use avic_cosim::apic::Icr;
 use avic_cosim::dut::DutEvent;
 use avic_cosim::explore::{self, bounded_exhaustive, search};
 use avic_cosim::ffi::HwConfig;
-use avic_cosim::guest::GuestOp;
 use avic_cosim::kvm::{Knobs, KvmEvent, KvmVariant};
 use avic_cosim::oracle::Invariant;
 use avic_cosim::world::{
@@ -19,16 +17,8 @@ use rstest::rstest;
 
 const V: u8 = 0x40;
 
-/// The seed scenario: vCPU 0 sends `V` to vCPU 1, which halts.
-fn seed(variant: KvmVariant, hw: HwConfig) -> Scenario {
-    Scenario::new(2, variant)
-        .hw(hw)
-        .program(0, &[GuestOp::SendIpi(Icr::fixed_physical(V, 1))])
-        .program(1, &[GuestOp::Halt])
-}
-
 fn apm() -> HwConfig {
-    avic_cosim::scenario::hw_variants()[0].1
+    avic_cosim::scenario::apm()
 }
 
 fn find(sc: &Scenario, runs: u64) -> Outcome {
@@ -52,7 +42,7 @@ fn has(out: &Outcome, pred: impl Fn(&Event) -> bool) -> bool {
 /// hardware posted, then KVM's re-emulated ICR write sets it again: taken twice.
 #[test]
 fn b1_reemulation_duplicates_the_ipi_and_v4_does_not() {
-    let sc = seed(KvmVariant::V1, apm()).timer(1);
+    let sc = Scenario::seed(KvmVariant::V1, apm()).timer(1);
     let out = find(&sc, 2000);
     let v = out.violation().unwrap();
     assert_eq!(
@@ -106,7 +96,7 @@ fn b1_reemulation_duplicates_the_ipi_and_v4_does_not() {
     );
 
     // The same schedule under V4 (no ICR rewrite, b51818afdc1d): taken once.
-    let sc4 = seed(KvmVariant::V4, apm()).timer(1);
+    let sc4 = Scenario::seed(KvmVariant::V4, apm()).timer(1);
     let out4 = explore::run(&sc4, &Schedule::replay(&out.ranks())).unwrap();
     assert_eq!(out4.verdict, Verdict::Holds, "{:?}", out4.verdict);
     assert_eq!(out4.ledger.taken(1, V), 1);
@@ -121,7 +111,7 @@ fn b1_reemulation_duplicates_the_ipi_and_v4_does_not() {
 #[case::isrun_first(HwConfig { isrun_order: 2, ..apm() })]
 #[case::stale(HwConfig { stale_isrun: true, ..apm() })]
 fn c1_unordered_hardware_loses_a_wakeup(#[case] hw: HwConfig) {
-    let out = find(&seed(KvmVariant::V3, hw), 2000);
+    let out = find(&Scenario::seed(KvmVariant::V3, hw), 2000);
     let v = out.violation().unwrap();
     assert_eq!(
         (v.invariant, v.vcpu, v.vector),
@@ -162,7 +152,7 @@ fn c1_unordered_hardware_loses_a_wakeup(#[case] hw: HwConfig) {
 /// the kernel's barrier loses nothing in any schedule within the bound.
 #[test]
 fn c1_apm_order_with_the_barrier_holds_in_every_bounded_schedule() {
-    let r = bounded_exhaustive(&seed(KvmVariant::V3, apm()), 2, 200_000).unwrap();
+    let r = bounded_exhaustive(&Scenario::seed(KvmVariant::V3, apm()), 2, 200_000).unwrap();
     assert!(
         r.violation.is_none(),
         "{:?}",
@@ -177,7 +167,7 @@ fn c1_apm_order_with_the_barrier_holds_in_every_bounded_schedule() {
 #[test]
 fn c1_bounded_search_finds_the_in_flight_hardware_bug() {
     let r = bounded_exhaustive(
-        &seed(
+        &Scenario::seed(
             KvmVariant::V3,
             HwConfig {
                 isrun_order: 1,
@@ -200,7 +190,7 @@ fn missing_set_current_state_barrier_loses_a_wakeup_on_apm_hardware() {
         no_set_current_state_mb: true,
         ..Knobs::default()
     };
-    let out = find(&seed(KvmVariant::V3, apm()).knobs(knobs), 2000);
+    let out = find(&Scenario::seed(KvmVariant::V3, apm()).knobs(knobs), 2000);
     let v = out.violation().unwrap();
     assert_eq!(
         (v.invariant, v.vcpu, v.vector),
@@ -224,7 +214,9 @@ fn c4_wake_without_irr_pending(
     #[case] knobs: Knobs,
     #[case] lost: bool,
 ) {
-    let sc = seed(variant, apm()).knobs(knobs).irr_pending_false(1);
+    let sc = Scenario::seed(variant, apm())
+        .knobs(knobs)
+        .irr_pending_false(1);
     let out = explore::run(&sc, &Schedule::continuing()).unwrap();
     if lost {
         let v = out.violation().expect("lost wake-up");
@@ -262,7 +254,9 @@ fn c2_running_on_load_while_blocking(#[case] patch: bool) {
         unconditional_running_on_load: patch,
         ..Knobs::default()
     };
-    let sc = seed(KvmVariant::V4, apm()).knobs(knobs).preemptible(1);
+    let sc = Scenario::seed(KvmVariant::V4, apm())
+        .knobs(knobs)
+        .preemptible(1);
     if patch {
         let out = find(&sc, 2000);
         let v = out.violation().unwrap();
@@ -297,7 +291,7 @@ fn c2_running_on_load_while_blocking(#[case] patch: bool) {
 /// IsRunning=1 again; the vCPU then sleeps with IsRunning=1. V2 has the window, V4 does not.
 #[test]
 fn c2b_preemption_window_in_the_blocking_hooks() {
-    let out = find(&seed(KvmVariant::V2, apm()).preemptible(1), 2000);
+    let out = find(&Scenario::seed(KvmVariant::V2, apm()).preemptible(1), 2000);
     let v = out.violation().unwrap();
     assert_eq!(
         (v.invariant, v.vcpu, v.vector),
@@ -348,7 +342,7 @@ fn c2b_preemption_window_in_the_blocking_hooks() {
 /// Same scenario and schedule, same event log.
 #[test]
 fn runs_are_deterministic() {
-    let sc = seed(KvmVariant::V1, apm()).timer(1);
+    let sc = Scenario::seed(KvmVariant::V1, apm()).timer(1);
     let a = explore::run(&sc, &Schedule::pct(7, 3)).unwrap();
     let b = explore::run(&sc, &Schedule::pct(7, 3)).unwrap();
     assert_eq!(a.log, b.log);

@@ -2,10 +2,8 @@
 //! VCD and FST, read back with `wellen`, and checked at the violation; same run, same bytes;
 //! the `.gtkw` names files and signals that exist.
 
-use avic_cosim::apic::Icr;
 use avic_cosim::explore::{minimize, search};
 use avic_cosim::ffi::HwConfig;
-use avic_cosim::guest::GuestOp;
 use avic_cosim::kvm::KvmVariant;
 use avic_cosim::oracle::Invariant;
 use avic_cosim::wave::{self, WaveError, WaveFiles};
@@ -16,23 +14,13 @@ use wellen::simple::Waveform;
 
 const V: u8 = 0x40;
 
-fn seed(variant: KvmVariant, hw: HwConfig) -> Scenario {
-    Scenario::new(2, variant)
-        .hw(hw)
-        .program(0, &[GuestOp::SendIpi(Icr::fixed_physical(V, 1))])
-        .program(1, &[GuestOp::Halt])
-}
-
 fn apm() -> HwConfig {
-    HwConfig {
-        atomic_irr: true,
-        ..HwConfig::default()
-    }
+    avic_cosim::scenario::apm()
 }
 
 /// C1: IsRunning read while the IRR update is in flight.
 fn c1() -> Scenario {
-    seed(
+    Scenario::seed(
         KvmVariant::V3,
         HwConfig {
             isrun_order: 1,
@@ -43,7 +31,7 @@ fn c1() -> Scenario {
 
 /// B1: V1 re-emulates the ICR after the target took the posted vector.
 fn b1() -> Scenario {
-    seed(KvmVariant::V1, apm()).timer(1)
+    Scenario::seed(KvmVariant::V1, apm()).timer(1)
 }
 
 /// A minimized violating schedule of `sc`, found as `explore` finds them.
