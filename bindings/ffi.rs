@@ -100,6 +100,21 @@ pub mod ffi {
         pub core: [CoreOut; 4],
     }
 
+    /// Events after which [`run_autonomous`](Model::run_autonomous) returns (on any core).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct AutoStop {
+        /// `exit_valid`.
+        pub exit: bool,
+        /// `doorbell_valid`.
+        pub doorbell: bool,
+        /// `intr_valid`.
+        pub intr: bool,
+        /// `db_drop`.
+        pub db_drop: bool,
+        /// A sender went idle (`busy` fell).
+        pub idle: bool,
+    }
+
     /// Which Verilated build of the model to instantiate.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum ModelKind {
@@ -129,6 +144,23 @@ pub mod ffi {
         fn close_trace(self: Pin<&mut Model>);
         /// Cycles stepped since creation.
         fn cycles(self: &Model) -> u64;
+        /// Batched mode: replaces the C++ responder's memory (word `i` at byte address `8 * i`).
+        fn auto_load(self: Pin<&mut Model>, words: &[u64]);
+        /// The C++ responder memory's word at byte address `addr`.
+        fn auto_word(self: &Model, addr: u64) -> Result<u64>;
+        /// Ports with a transaction in flight in the C++ responder (bit `core * 3 + port`).
+        fn auto_in_flight(self: &Model) -> u32;
+        /// Batched mode: `inp` for the first cycle (its pulses for that cycle only), then up to
+        /// `n` cycles in this one call with every port answered by the C++ responder
+        /// (`tb/cpp/responder.h`, latency 1), stopping after the first cycle showing an event
+        /// of `stop`; `out` after the last. Returns the cycles run.
+        fn run_autonomous(
+            self: Pin<&mut Model>,
+            inp: &TopIn,
+            n: u64,
+            stop: &AutoStop,
+            out: &mut TopOut,
+        ) -> Result<u64>;
         /// Number of cores the model was built with (`avic_top.NumCores`).
         fn num_cores() -> usize;
     }

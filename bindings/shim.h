@@ -9,6 +9,7 @@ namespace avic {
 
 struct TopIn;
 struct TopOut;
+struct AutoStop;
 enum class ModelKind : uint8_t;
 
 class Model {
@@ -19,6 +20,11 @@ public:
   virtual void open_trace(rust::Str path) = 0;
   virtual void close_trace() = 0;
   virtual uint64_t cycles() const = 0;
+  virtual void auto_load(rust::Slice<const uint64_t> words) = 0;
+  virtual uint64_t auto_word(uint64_t addr) const = 0;
+  virtual uint32_t auto_in_flight() const = 0;
+  virtual uint64_t run_autonomous(const TopIn& in, uint64_t n, const AutoStop& stop,
+                                  TopOut& out) = 0;
 };
 
 std::unique_ptr<Model> new_model(ModelKind kind);

@@ -7,7 +7,7 @@
 //! and completes `latency` cycles later; [`Dut::hold`] keeps one port's transaction in flight so a
 //! test (or the world's schedule) can choose the order across ports.
 
-use crate::ffi::{self, CoreIn, HwConfig, ModelKind, PortReq, TopIn, TopOut};
+use crate::ffi::{self, AutoStop, CoreIn, HwConfig, ModelKind, PortReq, TopIn, TopOut};
 use crate::mem::{MemError, Memory};
 use cxx::UniquePtr;
 use std::fmt;
@@ -345,6 +345,69 @@ impl Dut {
             .pin_mut()
             .step_n(&self.inp, n, &mut self.out)
             .map_err(|e| rtl_err(cycle, e))
+    }
+
+    /// Batched mode: copies the global words of [`Dut::mem`] (not the store buffers) into the
+    /// C++ memory responder that [`Dut::run_autonomous`] uses. Fails while a port has a
+    /// transaction in flight on the Rust side.
+    pub fn load_autonomous(&mut self) -> Result<(), DutError> {
+        self.no_rust_flight()?;
+        let words = (0..self.mem.size_bytes() / 8)
+            .map(|i| self.mem.peek(8 * i))
+            .collect::<Result<Vec<u64>, _>>()
+            .map_err(|e| DutError::Setup(e.to_string()))?;
+        self.model.pin_mut().auto_load(&words);
+        Ok(())
+    }
+
+    /// Batched mode: up to `n` cycles in one FFI call, every port answered by the C++
+    /// responder (`tb/cpp/responder.h`: latency 1, its own memory loaded by
+    /// [`Dut::load_autonomous`]), returning after the first cycle that shows an event of
+    /// `stop`. The inputs' pulses apply to the first cycle only and are cleared, as by
+    /// [`Dut::step`]. The events of the last cycle are recorded (so with every kind in `stop`,
+    /// [`Dut::events`] is complete); transactions are not logged, [`Dut::hold`] does not apply
+    /// and [`Dut::mem`] is not updated. Do not go back to [`Dut::step`] while
+    /// [`Dut::autonomous_in_flight`] is non-zero. Returns the cycles run.
+    pub fn run_autonomous(&mut self, n: u64, stop: &AutoStop) -> Result<u64, DutError> {
+        self.no_rust_flight()?;
+        let cycle = self.model.cycles();
+        let ran = self
+            .model
+            .pin_mut()
+            .run_autonomous(&self.inp, n, stop, &mut self.out)
+            .map_err(|e| rtl_err(cycle, e))?;
+        for c in 0..NUM_CORES {
+            let ci = &mut self.inp.core[c];
+            ci.icr_wr = false;
+            ci.vmrun = false;
+            ci.eoi = false;
+            ci.sw_doorbell = false;
+            if ran > 0 {
+                self.record(cycle + ran - 1, c);
+            }
+        }
+        Ok(ran)
+    }
+
+    /// The C++ responder memory's word at byte address `addr`.
+    pub fn autonomous_word(&self, addr: u64) -> Result<u64, DutError> {
+        self.model
+            .auto_word(addr)
+            .map_err(|e| DutError::Setup(e.what().to_string()))
+    }
+
+    /// Ports with a transaction in flight in the C++ responder (bit `core * 3 + port`).
+    pub fn autonomous_in_flight(&self) -> u32 {
+        self.model.auto_in_flight()
+    }
+
+    fn no_rust_flight(&self) -> Result<(), DutError> {
+        if self.flight.iter().flatten().any(|f| f.busy) {
+            return Err(DutError::Setup(
+                "a port has a transaction in flight under Dut::step; run until quiet first".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Steps `n` cycles.

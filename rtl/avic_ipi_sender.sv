@@ -411,7 +411,8 @@ module avic_ipi_sender
         if (!ir_done_q && cfg_order_q == avic_pkg::IsRunBeforeIrr) begin
           state_d = StIrIsReq;
         end else if (!irr_issued_q) begin
-          state_d = cfg_atomic_q ? StIrrReq : StIrrRdReq;
+          if (cfg_atomic_q) state_d = StIrrReq;
+          else state_d = StIrrRdReq;
         end else if (!ir_done_q && (cfg_order_q == avic_pkg::IsRunInFlight || !irr_pend_q)) begin
           state_d = StIrIsReq;
         end else if (ir_done_q && !irr_pend_q) begin
@@ -511,7 +512,8 @@ module avic_ipi_sender
       // A response on the IRR port needs a request in flight.
       assert (!irr_rsp_valid_i || irr_pend_q || state_q == StIrrRdWait)
         else $error("avic_ipi_sender: IRR port response with no request outstanding");
-      assert (!tbl_rsp_valid_i || state_q inside {StLogWait, StEntWait, StIrIsWait})
+      assert (!tbl_rsp_valid_i || state_q == StLogWait || state_q == StEntWait ||
+              state_q == StIrIsWait)
         else $error("avic_ipi_sender: table port response with no request outstanding");
     end
   end

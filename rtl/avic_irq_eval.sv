@@ -243,7 +243,8 @@ module avic_irq_eval
 `ifndef SYNTHESIS
   always_ff @(posedge clk_i) begin
     if (rst_ni) begin
-      assert (!rsp_valid_i || state_q inside {StScanWait, StClrWait, StIsrWait, StEoiWait})
+      assert (!rsp_valid_i || state_q == StScanWait || state_q == StClrWait ||
+                           state_q == StIsrWait || state_q == StEoiWait)
         else $error("avic_irq_eval: response with no request outstanding");
     end
   end

@@ -20,10 +20,10 @@ package avic_pkg;
   } mem_op_e;
 
   // Port numbers inside one core.
-  localparam int unsigned PortIrr = 0;  // sender: backing-page IRR updates
-  localparam int unsigned PortTbl = 1;  // sender: Physical/Logical APIC ID table reads
-  localparam int unsigned PortRcv = 2;  // receiver: IRR scan, IRR->ISR, EOI
-  localparam int unsigned NumPorts = 3;
+  localparam int PortIrr = 0;  // sender: backing-page IRR updates
+  localparam int PortTbl = 1;  // sender: Physical/Logical APIC ID table reads
+  localparam int PortRcv = 2;  // receiver: IRR scan, IRR->ISR, EOI
+  localparam int NumPorts = 3;
 
   ///////////////////////////////
   // vAPIC backing page layout //
@@ -36,24 +36,24 @@ package avic_pkg;
   // Physical APIC ID table entry (APM Table 15-23), 64 bits  //
   //////////////////////////////////////////////////////////////
 
-  localparam int unsigned PhysValidBit = 63;
-  localparam int unsigned PhysIsRunningBit = 62;
-  localparam int unsigned PhysBackingLsb = 12;  // backing page HPA[51:12]
-  localparam int unsigned PhysBackingMsb = 51;
-  localparam int unsigned PhysHostIdMsb = 11;  // host physical APIC ID [11:0]
+  localparam int PhysValidBit = 63;
+  localparam int PhysIsRunningBit = 62;
+  localparam int PhysBackingLsb = 12;  // backing page HPA[51:12]
+  localparam int PhysBackingMsb = 51;
+  localparam int PhysHostIdMsb = 11;  // host physical APIC ID [11:0]
 
   // Logical APIC ID table entry (32 bits; xAVIC only).
-  localparam int unsigned LogValidBit = 31;
+  localparam int LogValidBit = 31;
 
   //////////////////////////
   // ICR low fields (SDM) //
   //////////////////////////
 
-  localparam int unsigned IcrVectorMsb = 7;
-  localparam int unsigned IcrDelivModeLsb = 8;  // [10:8], 000 = Fixed
-  localparam int unsigned IcrDestModeBit = 11;  // 0 physical, 1 logical
-  localparam int unsigned IcrTrigModeBit = 15;  // 1 = level
-  localparam int unsigned IcrShorthandLsb = 18;  // [19:18]
+  localparam int IcrVectorMsb = 7;
+  localparam int IcrDelivModeLsb = 8;  // [10:8], 000 = Fixed
+  localparam int IcrDestModeBit = 11;  // 0 physical, 1 logical
+  localparam int IcrTrigModeBit = 15;  // 1 = level
+  localparam int IcrShorthandLsb = 18;  // [19:18]
 
   typedef enum logic [1:0] {
     DshNone       = 2'b00,

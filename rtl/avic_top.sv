@@ -7,7 +7,7 @@
 
 module avic_top
 #(
-  parameter int unsigned NumCores = 4
+  parameter int NumCores = 4
 ) (
   input  logic        clk_i,
   input  logic        rst_ni,

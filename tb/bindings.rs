@@ -137,3 +137,88 @@ fn step_n_equals_n_single_steps() {
     assert_eq!(req.addr, VmLayout::default().phys_entry(1));
     assert!(a.out.core[0].busy);
 }
+
+#[test]
+fn autonomous_mode_matches_rust_stepping_event_for_event() {
+    // Back-to-back IPIs from core 0, alternately to the running vCPU 1 and to vCPU 2 marked not
+    // running; EOI after every interrupt. Once with `Dut::step` and the Rust memory, once with
+    // `run_autonomous` and the C++ responder (returning at every event): the same events in
+    // the same cycles, and the same memory.
+    use avic_cosim::dut::DutEvent;
+    use avic_cosim::ffi::AutoStop;
+    let setup = || {
+        let mut d = dut(ModelKind::Plain);
+        let l = VmLayout::default();
+        let mut e = PhysEntry::decode(d.mem.peek(l.phys_entry(2)).unwrap());
+        e.is_running = false;
+        d.mem.poke(l.phys_entry(2), e.encode()).unwrap();
+        d.core(2).guest_mode = false;
+        d.core(3).guest_mode = false;
+        d
+    };
+    let icrs = [Icr::fixed_physical(0x40, 1), Icr::fixed_physical(0x41, 2)];
+    let react = |d: &mut Dut, sent: &mut usize| {
+        for c in 0..4 {
+            if d.out.core[c].intr_valid {
+                d.core(c).eoi = true;
+            }
+        }
+        if !d.out.core[0].busy {
+            let icr = icrs[*sent % 2];
+            d.write_icr(0, icr.lo(), icr.hi());
+            *sent += 1;
+        }
+    };
+    const N: u64 = 600;
+    let (mut a, mut sa) = (setup(), 0);
+    for _ in 0..N {
+        a.step().unwrap();
+        react(&mut a, &mut sa);
+    }
+    let (mut b, mut sb) = (setup(), 0);
+    b.load_autonomous().unwrap();
+    let stop = AutoStop {
+        exit: true,
+        doorbell: true,
+        intr: true,
+        db_drop: true,
+        idle: true,
+    };
+    let (mut left, mut calls) = (N, 0);
+    while left > 0 {
+        left -= b
+            .run_autonomous(if calls == 0 { 1 } else { left }, &stop)
+            .unwrap();
+        calls += 1;
+        react(&mut b, &mut sb);
+    }
+    assert_eq!(a.cycle(), b.cycle());
+    assert_eq!((sa, a.out), (sb, b.out));
+    assert_eq!(a.events(), b.events());
+    let kinds = |d: &Dut, f: fn(&DutEvent) -> bool| d.events().iter().filter(|e| f(e)).count();
+    assert!(kinds(&a, |e| matches!(e, DutEvent::Doorbell { .. })) >= 10);
+    assert!(
+        kinds(
+            &a,
+            |e| matches!(e, DutEvent::Exit { info2, .. } if *info2 == 1 << 32 | 2)
+        ) >= 10
+    );
+    assert!(
+        kinds(&a, |e| matches!(
+            e,
+            DutEvent::Interrupt {
+                core: 1,
+                vector: 0x40,
+                ..
+            }
+        )) >= 10
+    );
+    assert!(calls < N / 3, "{calls} calls for {N} cycles");
+    for w in 0..a.mem.size_bytes() / 8 {
+        assert_eq!(
+            a.mem.peek(8 * w).unwrap(),
+            b.autonomous_word(8 * w).unwrap(),
+            "word {w}"
+        );
+    }
+}
