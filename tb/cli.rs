@@ -372,9 +372,24 @@ fn explore_shards_add_up_and_find_what_the_whole_finds() {
         })
         .sum();
     assert_eq!(parts, total);
-    let bad = cosim(&["explore", "--kvm", "V4", "--hw", "stale"]);
+    let dir = tempfile::tempdir().unwrap();
+    let rd = dir.path().to_str().unwrap();
+    let bad = cosim(&[
+        "explore",
+        "--kvm",
+        "V4",
+        "--hw",
+        "stale",
+        "--replay-dir",
+        rd,
+    ]);
     assert_eq!(code(&bad), 1);
     assert!(text(&bad.stdout).contains("verdict: no-lost-wakeup violated"));
+    // The counterexample is minimized, saved as a replay file that reproduces it, and traced.
+    let replay = dir.path().join("seed-stale-V4.replay");
+    assert!(replay.with_extension("fst").is_file() && replay.with_extension("gtkw").is_file());
+    let r = cosim(&["replay", replay.to_str().unwrap()]);
+    assert_eq!(code(&r), 1, "{}", text(&r.stdout));
     let shard = cosim(&["explore", "--shard", "2/2"]);
     assert_eq!(code(&shard), 2);
     assert!(

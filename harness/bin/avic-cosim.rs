@@ -14,7 +14,8 @@
 //!   (PCT schedule of seed N, or the default order), its verdict and last events.
 //! - `avic-cosim explore [--scenario S] [--hw H] [--kvm K] [--seeds N] [--bound N]
 //!   [--shard I/N]`: one cell's search: PCT seeds, then the bounded exhaustive search; with
-//!   `--shard` only this job's share (seeds and subtrees `k % N == I`).
+//!   `--shard` only this job's share (seeds and subtrees `k % N == I`). A violation is minimized
+//!   and written as a replay file and a waveform into `--replay-dir`.
 //! - `avic-cosim replay FILE [--wave FILE]`: reruns a replay file's schedule and checks that it
 //!   reproduces the recorded violation.
 //! - `avic-cosim minimize FILE [--out FILE]`: shrinks a replay file's schedule (fewer
@@ -116,6 +117,9 @@ struct ExploreArgs {
     /// This job's share of the search, `I/N`.
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     shard: Option<Shard>,
+    /// Where a violation's minimized replay file and waveform go.
+    #[arg(long, value_name = "DIR", default_value = "out/replays")]
+    replay_dir: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -662,7 +666,13 @@ fn run_explore(a: ExploreArgs) -> ExitCode {
         owned
     );
     match violation {
-        Some(out) => verdict_exit(&out.verdict),
+        Some(out) => {
+            if let Err(e) = save_counterexample(&a.cell.scenario, &f, &sc, &out, &a.replay_dir) {
+                eprintln!("avic-cosim explore: {e}");
+                return ExitCode::from(EXIT_SIM_ERROR);
+            }
+            verdict_exit(&out.verdict)
+        }
         None if complete => verdict_exit(&Verdict::Holds),
         None => {
             println!("verdict: no violation found, search partial");
@@ -715,4 +725,59 @@ fn run_minimize(a: MinimizeArgs) -> ExitCode {
     }
     println!("written: {}", out.display());
     ExitCode::SUCCESS
+}
+
+/// Minimizes a violating run of `sc`, writes its replay file (when the cell's hardware and KVM
+/// are named variants) and its waveform into `dir`.
+fn save_counterexample(
+    spec: &str,
+    f: &ScenarioFile,
+    sc: &avic_cosim::world::Scenario,
+    out: &Outcome,
+    dir: &Path,
+) -> Result<(), String> {
+    let Some(v) = out.violation() else {
+        return Ok(());
+    };
+    let min = explore::minimize(sc, &out.ranks(), v.invariant)
+        .map_err(|e| format!("minimizing: {e}"))?
+        .unwrap_or_else(|| out.clone());
+    std::fs::create_dir_all(dir).map_err(|e| format!("--replay-dir {}: {e}", dir.display()))?;
+    let hw = report::hw_variants().into_iter().find(|h| h.cfg == sc.hw);
+    let kvm = report::KVM_ROWS
+        .into_iter()
+        .find(|k| k.variant == sc.kvm.variant && k.knobs == sc.kvm.knobs);
+    let hw_name = hw.map(|h| h.name).unwrap_or("custom");
+    let kvm_name = kvm.map(|k| k.name).unwrap_or("custom");
+    let stem = dir.join(format!("{}-{hw_name}-{kvm_name}", f.name));
+    let mut ranks = min.ranks();
+    while ranks.last() == Some(&0) {
+        ranks.pop();
+    }
+    if let (Some(hw), Some(kvm), Some(mv)) = (hw, kvm, min.violation()) {
+        let r = Replay {
+            scenario: spec.to_string(),
+            base: f.scenario.clone(),
+            hw,
+            kvm,
+            ranks: ranks.clone(),
+            expect: report::Expect {
+                invariant: mv.invariant,
+                vcpu: mv.vcpu,
+                vector: mv.vector,
+            },
+        };
+        let path = stem.with_extension("replay");
+        std::fs::write(&path, r.render()).map_err(|e| format!("{}: {e}", path.display()))?;
+        println!("replay file: {}", path.display());
+    }
+    let trace = stem.with_extension("fst");
+    let (_, files) =
+        wave::record(sc, &Schedule::replay(&ranks), &trace).map_err(|e| e.to_string())?;
+    println!(
+        "waveform: gtkwave {} {}",
+        files.trace.display(),
+        files.gtkw.display()
+    );
+    Ok(())
 }
