@@ -58,7 +58,8 @@ impl Shard {
     /// The whole search.
     pub const WHOLE: Shard = Shard { index: 0, count: 1 };
 
-    fn owns(&self, k: usize) -> bool {
+    /// Whether item `k` of a fixed list is this shard's.
+    pub fn owns(&self, k: usize) -> bool {
         k % self.count as usize == self.index as usize
     }
 }

@@ -22,7 +22,7 @@
 //! from `scenario` (a bundled name, or the path of a scenario file, which must be unchanged),
 //! `hw` and `kvm`, they reproduce the run event for event.
 
-use crate::explore::{bounded_exhaustive, minimize, run, search};
+use crate::explore::{bounded_exhaustive, minimize, run, search, Shard};
 use crate::ffi::HwConfig;
 use crate::kvm::{Knobs, KvmVariant};
 use crate::oracle::{Invariant, Violation};
@@ -424,13 +424,14 @@ pub fn run_matrix(
     hws: &[HwVariant],
     kvms: &[KvmRow],
     budget: &Budget,
+    shard: Shard,
 ) -> Result<Matrix, WorldError> {
     let start = Instant::now();
     let mut cells = Vec::with_capacity(hws.len() * kvms.len());
-    for h in hws {
-        for k in kvms {
-            cells.push(run_cell(base, h, k, budget)?);
-        }
+    // Cell k (hardware-major order) belongs to shard k % count.
+    let pairs = hws.iter().flat_map(|h| kvms.iter().map(move |k| (h, k)));
+    for (_, (h, k)) in pairs.enumerate().filter(|(i, _)| shard.owns(*i)) {
+        cells.push(run_cell(base, h, k, budget)?);
     }
     Ok(Matrix {
         scenario: scenario_name.to_string(),

@@ -451,3 +451,47 @@ fn run_writes_a_waveform_and_minimize_never_grows_a_replay() {
         text(&r.stdout)
     );
 }
+
+#[test]
+fn matrix_shards_partition_the_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let rd = dir.path().to_str().unwrap();
+    let args = [
+        "matrix",
+        "--hw",
+        "apm,stale",
+        "--kvm",
+        "V1,V4,V5",
+        "--seeds",
+        "60",
+        "--bound",
+        "1",
+        "--no-wave",
+        "--replay-dir",
+        rd,
+    ];
+    let cells = |o: &Output| -> Vec<String> {
+        text(&o.stdout)
+            .lines()
+            .filter(|l| l.starts_with("apm ") || l.starts_with("stale "))
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    let whole = cosim(&args);
+    let mut parts: Vec<String> = (0..2)
+        .flat_map(|i| {
+            let shard = format!("{i}/2");
+            let mut a = args.to_vec();
+            a.extend(["--shard", shard.as_str()]);
+            cells(&cosim(&a))
+        })
+        .collect();
+    let mut all = cells(&whole);
+    assert_eq!(all.len(), 6);
+    all.sort();
+    parts.sort();
+    assert_eq!(
+        parts, all,
+        "the shards' cells and verdicts are the whole matrix's"
+    );
+}

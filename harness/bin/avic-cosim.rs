@@ -5,7 +5,8 @@
 //!   not-running vCPU 2, on the Verilated RTL; prints the port transactions, the RTL events
 //!   and the decoded exit information.
 //! - `avic-cosim matrix [--scenario NAME|FILE.toml] [--hw LIST] [--kvm LIST] [--bound N]
-//!   [--seeds N] [--max-runs N] [--jobs N] [--json PATH] [--junit PATH] [--replay-dir DIR]`:
+//!   [--seeds N] [--max-runs N] [--jobs N] [--json PATH] [--junit PATH] [--replay-dir DIR]
+//!   [--no-wave] [--shard I/N]`:
 //!   the verdict matrix, hardware variants x KVM variants on a bundled scenario (default
 //!   `seed`) or a scenario file, each cell searched by PCT then by a bounded exhaustive search
 //!   (seeds and bound default to the scenario's `[explore]`); a replay file per violation.
@@ -179,6 +180,9 @@ struct MatrixArgs {
     /// Do not write a waveform beside each replay file.
     #[arg(long)]
     no_wave: bool,
+    /// Only this job's cells, `I/N` (cell k in hardware-major order is shard k % N's).
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<Shard>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -377,7 +381,14 @@ fn run_matrix(a: MatrixArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     }
-    let mut m = match report::run_matrix(spec, &file.scenario, &hws, &kvms, &budget) {
+    let mut m = match report::run_matrix(
+        spec,
+        &file.scenario,
+        &hws,
+        &kvms,
+        &budget,
+        a.shard.unwrap_or(Shard::WHOLE),
+    ) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("avic-cosim matrix: simulation failed: {e}");
