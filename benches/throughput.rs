@@ -222,13 +222,7 @@ fn rust_batched(kind: ModelKind, n: u64, wave: Option<&Path>) -> Sample {
     let mut d = bench_dut(kind);
     d.load_autonomous().expect("load the C++ memory");
     open_wave(&mut d, wave);
-    let stop = AutoStop {
-        exit: true,
-        doorbell: true,
-        intr: true,
-        db_drop: true,
-        idle: true,
-    };
+    let stop = AutoStop::EVERY_EVENT;
     let mut s = PingPong::new();
     let (mut left, mut calls) = (n, 0u64);
     let (c0, t0) = (thread_cpu(), Instant::now());

@@ -12,6 +12,18 @@ use crate::mem::{MemError, Memory};
 use cxx::UniquePtr;
 use std::fmt;
 
+impl AutoStop {
+    /// Return to Rust after any cycle with an event: exit, doorbell, interrupt taken, doorbell
+    /// dropped, or a sender going idle.
+    pub const EVERY_EVENT: AutoStop = AutoStop {
+        exit: true,
+        doorbell: true,
+        intr: true,
+        db_drop: true,
+        idle: true,
+    };
+}
+
 /// Cores in the default build of `avic_top`.
 pub const NUM_CORES: usize = 4;
 /// Memory ports per core.
@@ -317,15 +329,23 @@ impl Dut {
             .pin_mut()
             .step(&self.inp, &mut self.out)
             .map_err(|e| rtl_err(cycle, e))?;
+        self.after_step(Some(cycle));
+        Ok(())
+    }
+
+    /// After a step: pulse inputs last one cycle; the outputs' events are recorded as of
+    /// `cycle` (none if no cycle ran).
+    fn after_step(&mut self, cycle: Option<u64>) {
         for c in 0..NUM_CORES {
             let ci = &mut self.inp.core[c];
             ci.icr_wr = false;
             ci.vmrun = false;
             ci.eoi = false;
             ci.sw_doorbell = false;
-            self.record(cycle, c);
+            if let Some(cycle) = cycle {
+                self.record(cycle, c);
+            }
         }
-        Ok(())
     }
 
     /// One clock cycle with `inp` applied exactly as it is: no port servicing, no event
@@ -376,16 +396,7 @@ impl Dut {
             .pin_mut()
             .run_autonomous(&self.inp, n, stop, &mut self.out)
             .map_err(|e| rtl_err(cycle, e))?;
-        for c in 0..NUM_CORES {
-            let ci = &mut self.inp.core[c];
-            ci.icr_wr = false;
-            ci.vmrun = false;
-            ci.eoi = false;
-            ci.sw_doorbell = false;
-            if ran > 0 {
-                self.record(cycle + ran - 1, c);
-            }
-        }
+        self.after_step((ran > 0).then(|| cycle + ran - 1));
         Ok(ran)
     }
 

@@ -177,13 +177,7 @@ fn autonomous_mode_matches_rust_stepping_event_for_event() {
     }
     let (mut b, mut sb) = (setup(), 0);
     b.load_autonomous().unwrap();
-    let stop = AutoStop {
-        exit: true,
-        doorbell: true,
-        intr: true,
-        db_drop: true,
-        idle: true,
-    };
+    let stop = AutoStop::EVERY_EVENT;
     let (mut left, mut calls) = (N, 0);
     while left > 0 {
         left -= b
