@@ -405,9 +405,12 @@ pub struct KvmConfig {
     pub layout: KvmLayout,
     /// Number of vCPUs (1..=[`MAX_VCPUS`]); vCPU `i` has APIC ID `i` and runs on host CPU `i`.
     pub n_vcpus: u8,
-    /// Flat-model logical APIC ID (`LDR[31:24]`) of each vCPU, for logical destinations;
-    /// 0 = matches no logical destination except broadcast.
+    /// Logical APIC ID (`LDR[31:24]`) of each vCPU, for logical destinations; 0 = matches no
+    /// logical destination except broadcast. Flat model: a bit mask; cluster model: cluster
+    /// in bits 7:4, a bit of the cluster in bits 3:0.
     pub logical_ids: [u8; MAX_VCPUS],
+    /// The guests' DFR: cluster model (true) or flat model.
+    pub logical_cluster: bool,
 }
 
 impl KvmConfig {
@@ -424,7 +427,38 @@ impl KvmConfig {
             layout: KvmLayout::default(),
             n_vcpus,
             logical_ids,
+            logical_cluster: false,
         }
+    }
+
+    /// The same configuration in the cluster model with every vCPU `i` in `cluster`, logical
+    /// ID `cluster << 4 | 1 << i` (`i` < 4).
+    pub fn with_cluster(mut self, cluster: u8) -> Self {
+        self.logical_cluster = true;
+        for (i, id) in self.logical_ids.iter_mut().enumerate() {
+            *id = if i < 4 {
+                (cluster & 0xF) << 4 | 1 << i
+            } else {
+                0
+            };
+        }
+        self
+    }
+
+    /// Index of `vcpu`'s entry in the Logical APIC ID table (`avic_get_logical_id_entry`):
+    /// the bit number in the flat model, `cluster * 4 + bit` in the cluster model.
+    pub fn logical_index(&self, vcpu: u8) -> Option<u8> {
+        let id = *self.logical_ids.get(usize::from(vcpu))?;
+        let bits = if self.logical_cluster { id & 0xF } else { id };
+        if bits == 0 {
+            return None;
+        }
+        let bit = bits.trailing_zeros() as u8;
+        Some(if self.logical_cluster {
+            (id >> 4) * 4 + bit
+        } else {
+            bit
+        })
     }
 
     /// The same configuration with `knobs`.
@@ -475,7 +509,8 @@ impl Targets {
 
 /// The vCPUs `kvm_apic_match_dest(v, source, shorthand, dest, dest_mode)` accepts for an
 /// ICR sent by `sender`: shorthands; physical destination (APIC ID = vCPU id, 0xFF =
-/// broadcast); logical flat model (`logical_ids[v] & dest != 0`, 0xFF = broadcast).
+/// broadcast); logical flat model (`logical_ids[v] & dest != 0`, 0xFF = broadcast) and
+/// cluster model (same cluster, a common bit).
 /// Cluster mode and x2APIC are not modelled.
 pub fn decode_targets(icr: &Icr, sender: u8, cfg: &KvmConfig) -> Targets {
     let mut t = Targets::default();
@@ -488,6 +523,10 @@ pub fn decode_targets(icr: &Icr, sender: u8, cfg: &KvmConfig) -> Targets {
             Shorthand::None => {
                 if icr.dest == DEST_BROADCAST {
                     true
+                } else if icr.logical && cfg.logical_cluster {
+                    // kvm_apic_match_logical_addr, APIC_DFR_CLUSTER.
+                    let id = cfg.logical_ids[usize::from(v)];
+                    id >> 4 == icr.dest >> 4 && id & icr.dest & 0xF != 0
                 } else if icr.logical {
                     cfg.logical_ids[usize::from(v)] & icr.dest != 0
                 } else {

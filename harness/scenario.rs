@@ -16,6 +16,10 @@
 //! knobs = []            # running-on-load, no-irr-pending, no-set-current-state-mb,
 //!                       # no-wake-up-mb, no-enter-guest-mb
 //!
+//! [apic]                # the guests' logical destination model (DFR)
+//! logical_model = "flat"  # flat: vCPU i has logical ID 1 << i; cluster: (cluster << 4) | 1 << i
+//! cluster = 0           # cluster model only, 0..=14
+//!
 //! [[vcpu]]              # vCPU i runs on host CPU i and RTL core i (at most 4)
 //! program = [{ send_ipi = { vector = 0x40, dest = 1 } }]
 //!
@@ -121,6 +125,8 @@ struct Raw {
     #[serde(default)]
     hardware: RawHw,
     kvm: RawKvm,
+    #[serde(default)]
+    apic: RawApic,
     vcpu: Vec<RawVcpu>,
     #[serde(default)]
     bounds: RawBounds,
@@ -141,6 +147,26 @@ struct RawHw {
     stale_isrun: Option<bool>,
     validate_first: Option<bool>,
     latch_doorbell: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawApic {
+    #[serde(default, deserialize_with = "logical_model")]
+    logical_model: Option<bool>,
+    #[serde(default, deserialize_with = "cluster")]
+    cluster: Option<u8>,
+}
+
+fn logical_model<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    let s = String::deserialize(d)?;
+    one_of(&s, "logical_model", &[("flat", false), ("cluster", true)])
+        .map(Some)
+        .map_err(de::Error::custom)
+}
+
+fn cluster<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
+    ranged(d, "cluster", 0, 14).map(|v| Some(v as u8))
 }
 
 #[derive(Deserialize)]
@@ -547,10 +573,18 @@ pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
     hw.stale_isrun = h.stale_isrun.unwrap_or(hw.stale_isrun);
     hw.validate_first = h.validate_first.unwrap_or(hw.validate_first);
     hw.latch_doorbell = h.latch_doorbell.unwrap_or(hw.latch_doorbell);
+    if raw.apic.cluster.is_some() && raw.apic.logical_model != Some(true) {
+        return Err(invalid(
+            "[apic] cluster needs logical_model = \"cluster\"".to_string(),
+        ));
+    }
     let mut sc = Scenario::new(n as u8, raw.kvm.variant)
         .hw(hw)
         .knobs(raw.kvm.knobs);
     sc.max_cycles = raw.bounds.max_cycles;
+    if raw.apic.logical_model == Some(true) {
+        sc.kvm = sc.kvm.with_cluster(raw.apic.cluster.unwrap_or(0));
+    }
     for (i, v) in raw.vcpu.iter().enumerate() {
         sc = sc.program(i as u8, &v.program);
         sc.timers[i] = v.timer;

@@ -69,8 +69,8 @@ pub struct Scenario {
     pub timers: [bool; MAX_VCPUS],
     /// vCPUs that may be preempted once inside their blocking path (C2, C2b).
     pub preemptible: [bool; MAX_VCPUS],
-    /// Valid bit of each vCPU's Logical APIC ID table entry (flat model: vCPU `i` is entry
-    /// `i`, logical ID `1 << i`); false makes a logical IPI naming it an invalid target.
+    /// Valid bit of each vCPU's Logical APIC ID table entry (at `kvm.logical_index`); false
+    /// makes a logical IPI naming it an invalid target.
     pub logical_valid: [bool; MAX_VCPUS],
     /// Bound on cycles per run.
     pub max_cycles: u64,
@@ -492,14 +492,17 @@ impl World {
             mem.poke(layout.irr_pending(v), pending)
                 .map_err(|e| WorldError::Scenario(e.to_string()))?;
         }
-        // Logical APIC ID table, flat model: entry i holds vCPU i (KvmConfig::logical_ids).
+        // Logical APIC ID table: vCPU v's entry at the index its logical ID selects.
         for v in 0..n as u8 {
+            let Some(idx) = sc.kvm.logical_index(v) else {
+                continue;
+            };
             let entry = LogEntry {
                 valid: sc.logical_valid[usize::from(v)],
                 phys_id: v,
             }
             .encode();
-            let (addr, upper) = layout.vm.log_entry(v);
+            let (addr, upper) = layout.vm.log_entry(idx);
             let word = mem
                 .peek(addr)
                 .map_err(|e| WorldError::Scenario(e.to_string()))?;
@@ -520,6 +523,7 @@ impl World {
             ci.self_idx = c as u8;
             ci.backing = layout.vm.backing(c as u8);
             ci.intr_ready = true;
+            ci.ldr_cluster = sc.kvm.logical_cluster;
             // Sender transactions complete only when the schedule says.
             dut.hold(c, PORT_IRR, true);
             dut.hold(c, PORT_TBL, true);
