@@ -4,11 +4,8 @@ use avic_cosim::explore::{bounded_exhaustive, bounded_exhaustive_shard, minimize
 use avic_cosim::ffi::HwConfig;
 use avic_cosim::kvm::KvmVariant;
 use avic_cosim::oracle::Invariant;
+use avic_cosim::scenario::apm;
 use avic_cosim::world::{Policy, Scenario};
-
-fn apm() -> HwConfig {
-    avic_cosim::scenario::apm()
-}
 
 fn with_threads<T: Send>(n: usize, f: impl FnOnce() -> T + Send) -> T {
     rayon::ThreadPoolBuilder::new()

@@ -10,16 +10,13 @@ use avic_cosim::explore::{self, bounded_exhaustive, search};
 use avic_cosim::ffi::HwConfig;
 use avic_cosim::kvm::{Knobs, KvmEvent, KvmVariant};
 use avic_cosim::oracle::Invariant;
+use avic_cosim::scenario::apm;
 use avic_cosim::world::{
     Action, Event, Outcome, Policy, Scenario, Schedule, Verdict, TIMER_VECTOR,
 };
 use rstest::rstest;
 
 const V: u8 = 0x40;
-
-fn apm() -> HwConfig {
-    avic_cosim::scenario::apm()
-}
 
 fn find(sc: &Scenario, runs: u64) -> Outcome {
     let found = search(sc, runs, |s| Policy::Pct {

@@ -6,6 +6,7 @@ use avic_cosim::explore::{minimize, search};
 use avic_cosim::ffi::HwConfig;
 use avic_cosim::kvm::KvmVariant;
 use avic_cosim::oracle::Invariant;
+use avic_cosim::scenario::apm;
 use avic_cosim::wave::{self, WaveError, WaveFiles};
 use avic_cosim::world::{Outcome, Policy, Scenario, Schedule};
 use rstest::rstest;
@@ -13,10 +14,6 @@ use std::path::Path;
 use wellen::simple::Waveform;
 
 const V: u8 = 0x40;
-
-fn apm() -> HwConfig {
-    avic_cosim::scenario::apm()
-}
 
 /// C1: IsRunning read while the IRR update is in flight.
 fn c1() -> Scenario {
