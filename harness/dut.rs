@@ -292,6 +292,12 @@ impl Dut {
         self.flight[core][port].busy
     }
 
+    /// The accepted, not yet completed request on a port.
+    pub fn request(&self, core: usize, port: usize) -> Option<&PortReq> {
+        let f = &self.flight[core][port];
+        f.busy.then_some(&f.req)
+    }
+
     /// Guest write of ICR (high, then the triggering low) on `core`, applied at the next step.
     pub fn write_icr(&mut self, core: usize, lo: u32, hi: u32) {
         let c = &mut self.inp.core[core];

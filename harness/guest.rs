@@ -16,6 +16,10 @@ pub enum GuestOp {
     Halt,
     /// Run in the guest for this many cycles without exiting (a busy loop).
     Spin(u16),
+    /// Spin forever with interrupts enabled, never exiting (`1: pause; jmp 1b`): the guest of
+    /// A3, which notices a pending vector only through a doorbell to its own core. Not an
+    /// action (it changes nothing a schedule could order); ops after it never run.
+    Loop,
 }
 
 /// Longest program.
@@ -105,6 +109,7 @@ impl Guest {
     pub fn retire(&mut self) -> GuestOp {
         let op = self.next_op();
         match op {
+            GuestOp::Loop => {}
             GuestOp::Spin(n) if self.spin_left == 0 => {
                 self.pc += 1;
                 self.spin_left = n.saturating_sub(1);

@@ -162,6 +162,7 @@ impl KvmVariant {
             emulate_invalid_target: matches!(self, V4 | V5),
             enable_ipiv: self != V5,
             preemptible_block_hooks: matches!(self, V0 | V1 | V1b | V2 | V3),
+            stale_cpu_on_unblock: matches!(self, V0 | V1 | V1b),
         }
     }
 }
@@ -252,6 +253,11 @@ pub struct Traits {
     /// `kvm_arch_vcpu_{blocking,unblocking}` and `prepare_to_rcuwait` run preemptible
     /// (before `18869f26df1a`, June 2022): the C2b window.
     pub preemptible_block_hooks: bool,
+    /// A3: the unblocking path's `avic_set_running(vcpu, true)` →
+    /// `avic_vcpu_load(vcpu, vcpu->cpu)` runs preemptible, so a migration between the
+    /// `vcpu->cpu` load and the entry store leaves the old host id in the table (V0-V1b,
+    /// fixed by `7cfc5c653b07` "KVM: fix avic_set_running for preemptable kernels").
+    pub stale_cpu_on_unblock: bool,
 }
 
 /// Bug knobs and barrier removals. All false = the kernel as the variant has it.
@@ -283,6 +289,10 @@ pub struct Knobs {
     /// Whether `srcu_read_unlock` alone is already a full barrier is **[unverified]** in the
     /// reference.
     pub no_enter_guest_mb: bool,
+    /// A3 in any variant: the unblocking `avic_vcpu_load` reads `vcpu->cpu` once and runs
+    /// preemptible ([`Traits::stale_cpu_on_unblock`], which V0-V1b have anyway), i.e. without
+    /// the `get_cpu()`/`put_cpu()` of `7cfc5c653b07`.
+    pub stale_cpu_on_unblock: bool,
 }
 
 // ----------------------------------------------------------------------------------------
@@ -383,6 +393,12 @@ impl KvmLayout {
     /// `irr_pending = 1` (always true while APICv is active, §8.2), `apicv_active = 1`,
     /// `vcpu->cpu = vcpu`. The thread's first steps are `vcpu_load` (IsRunning:=1).
     pub fn init_vcpu(&self, mem: &mut Memory, vcpu: u8) -> Result<(), MemError> {
+        self.init_vcpu_on(mem, vcpu, vcpu)
+    }
+
+    /// [`KvmLayout::init_vcpu`] for a vCPU whose thread starts on host CPU `cpu`
+    /// (`vcpu->cpu = cpu`).
+    pub fn init_vcpu_on(&self, mem: &mut Memory, vcpu: u8, cpu: u8) -> Result<(), MemError> {
         mem.poke(self.vm.phys_entry(vcpu), self.initial_entry(vcpu))?;
         mem.poke(self.mode(vcpu), OUTSIDE_GUEST_MODE)?;
         mem.poke(self.requests(vcpu), 0)?;
@@ -390,7 +406,7 @@ impl KvmLayout {
         mem.poke(self.task_state(vcpu), TASK_RUNNING)?;
         mem.poke(self.irr_pending(vcpu), 1)?;
         mem.poke(self.apicv_active(vcpu), 1)?;
-        mem.poke(self.vcpu_cpu(vcpu), u64::from(vcpu))
+        mem.poke(self.vcpu_cpu(vcpu), u64::from(cpu))
     }
 }
 
@@ -586,6 +602,15 @@ pub enum KvmEvent {
         /// vCPU.
         vcpu: u8,
     },
+    /// The preempted thread was migrated to another host CPU (`__schedule` context switch).
+    Migrated {
+        /// vCPU.
+        vcpu: u8,
+        /// Host CPU it left.
+        from: u8,
+        /// Host CPU it runs on now.
+        to: u8,
+    },
     /// VMRUN issued.
     EnterGuest {
         /// vCPU.
@@ -729,7 +754,7 @@ pub trait HostCtx {
     /// serializing; that is the world's choice). If a
     /// reschedule IPI ([`HostCtx::kick_ipi`]) reached this CPU after interrupts were
     /// disabled for the entry, the guest must exit with [`GuestExit::External`] at once.
-    fn vmrun(&mut self, vcpu: u8);
+    fn vmrun(&mut self, vcpu: u8, cpu: u8);
     /// Software WRMSR to the AVIC doorbell with `host_id`.
     fn ring_doorbell(&mut self, host_id: u16);
     /// The scheduler side of `wake_up_process`: make `vcpu`'s thread runnable if it sleeps
@@ -897,6 +922,22 @@ pub enum Pc {
     /// `avic_is_running = true`) → `avic_vcpu_load`, first access (as
     /// [`Pc::KvmArchVcpuLoad`]).
     AvicVcpuUnblocking,
+    /// A3 ([`Traits::stale_cpu_on_unblock`]): `avic_set_running` → `avic_vcpu_load(vcpu,
+    /// vcpu->cpu)`, first access of the load after the `vcpu->cpu` load of
+    /// [`Pc::AvicVcpuUnblocking`]; preemptible, like the rest of this load.
+    AvicSetRunningLoad,
+    /// A migration's context switch (`__schedule`: `rq_lock` + `smp_mb__after_spinlock`,
+    /// a full barrier on the old CPU), after `kvm_sched_out`; the thread continues on `to`.
+    ContextSwitch {
+        /// Host CPU the thread moves to.
+        to: u8,
+    },
+    /// `kvm_arch_vcpu_load` after `avic_vcpu_load`: `vcpu->cpu = cpu` (only when the CPU
+    /// changed).
+    KvmArchVcpuLoadSetCpu {
+        /// Caller of the load.
+        via: LoadVia,
+    },
     /// `kvm_lapic_reg_write(apic, APIC_ICR2, icrh)`: store ICR2 in the sender's page.
     KvmLapicRegWriteIcr2,
     /// `kvm_lapic_reg_write(apic, APIC_ICR, icrl)` → `kvm_apic_send_ipi(apic, val,
@@ -977,6 +1018,9 @@ impl Pc {
             Pc::FinishRcuwait => "finish_rcuwait:task=NULL",
             Pc::FinishRcuwaitSetRunning => "finish_rcuwait:TASK_RUNNING",
             Pc::AvicVcpuUnblocking => "avic_vcpu_unblocking:avic_vcpu_load",
+            Pc::AvicSetRunningLoad => "avic_set_running:avic_vcpu_load(vcpu->cpu)",
+            Pc::ContextSwitch { .. } => "__schedule:context_switch(migrate)",
+            Pc::KvmArchVcpuLoadSetCpu { .. } => "kvm_arch_vcpu_load:vcpu->cpu=cpu",
             Pc::KvmLapicRegWriteIcr2 => "kvm_lapic_reg_write(APIC_ICR2)",
             Pc::KvmLapicRegWriteIcrLoadIcr2 => "kvm_lapic_reg_write(APIC_ICR):kvm_apic_send_ipi",
             Pc::KvmLapicRegWriteIcrStore => "kvm_lapic_reg_write(APIC_ICR):kvm_lapic_set_reg",
@@ -1059,6 +1103,14 @@ pub struct VcpuThread {
     entry: u64,
     /// Continuation of a preemption.
     preempt_ret: Pc,
+    /// `entry` of the preempted load, restored when it resumes (a local of its frame).
+    preempt_entry: u64,
+    /// Host CPU a pending preemption migrates the thread to.
+    migrate_to: Option<u8>,
+    /// `vcpu->cpu` as this thread last stored it.
+    published_cpu: u8,
+    /// The `vcpu->cpu` the unblocking load read (A3), else the current CPU.
+    load_cpu: u8,
     /// Exit being handled.
     exit: GuestExit,
     /// An exit reported while not in the guest; returned as an error by the next step.
@@ -1101,6 +1153,10 @@ impl VcpuThread {
             shadow: cfg.layout.initial_entry(vcpu),
             entry: 0,
             preempt_ret: Pc::VcpuEnterGuestRequests,
+            preempt_entry: 0,
+            migrate_to: None,
+            published_cpu: vcpu,
+            load_cpu: vcpu,
             exit: GuestExit::External,
             stray_exit: None,
             icr_lo: 0,
@@ -1126,6 +1182,14 @@ impl VcpuThread {
     /// The host CPU the thread runs on.
     pub fn cpu(&self) -> u8 {
         self.cpu
+    }
+
+    /// Places the thread on host CPU `cpu` before its first step; memory's `vcpu->cpu`
+    /// must hold `cpu` ([`KvmLayout::init_vcpu_on`]).
+    pub fn place(&mut self, cpu: u8) {
+        self.cpu = cpu;
+        self.published_cpu = cpu;
+        self.load_cpu = cpu;
     }
 
     /// The configuration.
@@ -1211,6 +1275,13 @@ impl VcpuThread {
             Pc::PrepareToRcuwait | Pc::FinishRcuwaitSetRunning | Pc::AvicVcpuUnblocking => {
                 self.traits.preemptible_block_hooks
             }
+            Pc::AvicSetRunningLoad
+            | Pc::AvicVcpuLoadEntry {
+                via: LoadVia::Unblocking,
+            }
+            | Pc::AvicVcpuLoadStoreEntry {
+                via: LoadVia::Unblocking,
+            } => self.stale_cpu(),
             _ => false,
         }
     }
@@ -1223,8 +1294,25 @@ impl VcpuThread {
             return false;
         }
         self.preempt_ret = self.pc;
+        self.preempt_entry = self.entry;
         self.pc = Pc::KvmSchedOut;
         true
+    }
+
+    /// [`VcpuThread::preempt`], and the scheduler moves the thread to host CPU `cpu`
+    /// before `kvm_sched_in` ([`Pc::ContextSwitch`]). Returns false (and does nothing) if not
+    /// preemptible or `cpu` is the current one.
+    pub fn migrate(&mut self, cpu: u8) -> bool {
+        if cpu == self.cpu || !self.preempt() {
+            return false;
+        }
+        self.migrate_to = Some(cpu);
+        true
+    }
+
+    /// A3 applies: [`Traits::stale_cpu_on_unblock`] or [`Knobs::stale_cpu_on_unblock`].
+    fn stale_cpu(&self) -> bool {
+        self.traits.stale_cpu_on_unblock || self.cfg.knobs.stale_cpu_on_unblock
     }
 
     /// Performs exactly one shared-memory access or one local action and advances the pc.
@@ -1278,12 +1366,39 @@ impl VcpuThread {
                 if self.traits.load_rule == LoadRule::AvicIsRunningFlag {
                     self.avic_is_running = true;
                 }
-                self.load_first(ctx, LoadVia::Unblocking)?;
+                if self.stale_cpu() {
+                    // `avic_vcpu_load(vcpu, vcpu->cpu)`: the argument is loaded once.
+                    self.load_cpu = self.ld(ctx, l.vcpu_cpu(me))? as u8;
+                    self.pc = Pc::AvicSetRunningLoad;
+                } else {
+                    self.load_cpu = self.cpu;
+                    self.load_first(ctx, LoadVia::Unblocking)?;
+                }
+            }
+            Pc::AvicSetRunningLoad => self.load_first(ctx, LoadVia::Unblocking)?,
+            Pc::ContextSwitch { to } => {
+                ctx.mem().fence(self.cpu);
+                ctx.note(KvmEvent::Migrated {
+                    vcpu: me,
+                    from: self.cpu,
+                    to,
+                });
+                self.cpu = to;
+                self.pc = Pc::KvmSchedIn;
+            }
+            Pc::KvmArchVcpuLoadSetCpu { via } => {
+                self.st(ctx, l.vcpu_cpu(me), u64::from(self.cpu))?;
+                self.published_cpu = self.cpu;
+                self.load_done(ctx, via);
             }
             Pc::AvicVcpuLoadEntry { via } => self.load_entry(ctx, via)?,
             Pc::AvicVcpuLoadStoreEntry { via } => {
                 let mut e = PhysEntry::decode(self.entry);
-                e.host_id = u16::from(self.cpu);
+                e.host_id = u16::from(if via == LoadVia::Unblocking {
+                    self.load_cpu
+                } else {
+                    self.cpu
+                });
                 e.is_running = k.unconditional_running_on_load
                     || match self.traits.load_rule {
                         LoadRule::AvicIsRunningFlag => self.avic_is_running,
@@ -1352,7 +1467,7 @@ impl VcpuThread {
             }
             Pc::Vmrun => {
                 ctx.note(KvmEvent::EnterGuest { vcpu: me });
-                ctx.vmrun(me);
+                ctx.vmrun(me, self.cpu);
                 self.pc = Pc::InGuest;
             }
             // Not runnable: `step()` refuses them before getting here.
@@ -1698,6 +1813,13 @@ impl VcpuThread {
     }
 
     fn load_done(&mut self, ctx: &mut dyn HostCtx, via: LoadVia) {
+        if self.published_cpu != self.cpu {
+            self.pc = Pc::KvmArchVcpuLoadSetCpu { via };
+            return;
+        }
+        if via == LoadVia::SchedIn {
+            self.entry = self.preempt_entry;
+        }
         self.pc = match via {
             LoadVia::VcpuLoad => Pc::VcpuEnterGuestRequests,
             LoadVia::Unblocking => {
@@ -1732,7 +1854,10 @@ impl VcpuThread {
     fn put_done(&mut self, via: PutVia) {
         self.pc = match via {
             PutVia::Blocking => Pc::PrepareToRcuwait,
-            PutVia::SchedOut => Pc::KvmSchedIn,
+            PutVia::SchedOut => match self.migrate_to.take() {
+                Some(to) => Pc::ContextSwitch { to },
+                None => Pc::KvmSchedIn,
+            },
         };
     }
 
@@ -1933,7 +2058,7 @@ mod tests {
         fn mem(&mut self) -> &mut Memory {
             &mut self.mem
         }
-        fn vmrun(&mut self, vcpu: u8) {
+        fn vmrun(&mut self, vcpu: u8, _cpu: u8) {
             self.vmruns.push(vcpu);
         }
         fn ring_doorbell(&mut self, host_id: u16) {

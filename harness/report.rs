@@ -32,14 +32,6 @@ use std::fmt::{self, Write as _};
 use std::path::Path;
 use std::time::Instant;
 
-/// Every invariant the oracle checks, in report order.
-pub const INVARIANTS: [Invariant; 4] = [
-    Invariant::LostIpi,
-    Invariant::DuplicateIpi,
-    Invariant::LostWakeup,
-    Invariant::ExitInfo,
-];
-
 /// A named hardware ordering variant (`docs/port-contract.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HwVariant {
@@ -74,6 +66,7 @@ const NO_KNOBS: Knobs = Knobs {
     no_set_current_state_mb: false,
     no_wake_up_mb: false,
     no_enter_guest_mb: false,
+    stale_cpu_on_unblock: false,
 };
 
 const fn plain(name: &'static str, variant: KvmVariant) -> KvmRow {
@@ -189,7 +182,7 @@ pub fn kvm_row(name: &str) -> Option<KvmRow> {
 
 /// The invariant whose report name is `name`.
 pub fn invariant(name: &str) -> Option<Invariant> {
-    INVARIANTS.iter().copied().find(|i| i.name() == name)
+    Invariant::ALL.iter().copied().find(|i| i.name() == name)
 }
 
 fn names<T>(items: &[T], name: impl Fn(&T) -> &'static str) -> String {
@@ -310,9 +303,9 @@ impl Cell {
         self.pct_runs + self.exhaustive_runs
     }
 
-    /// Status of each invariant of [`INVARIANTS`].
-    pub fn invariants(&self) -> [(Invariant, InvStatus); 4] {
-        INVARIANTS.map(|i| {
+    /// Status of each invariant of [`Invariant::ALL`].
+    pub fn invariants(&self) -> [(Invariant, InvStatus); 5] {
+        Invariant::ALL.map(|i| {
             let s = match &self.violation {
                 None => InvStatus::Holds,
                 Some(v) if v.invariant == i => InvStatus::Violated,
@@ -928,7 +921,7 @@ fn parse_expect(s: &str) -> Result<Expect, String> {
     let invariant = invariant(inv).ok_or_else(|| {
         format!(
             "unknown invariant `{inv}` (known: {})",
-            names(&INVARIANTS, |i| i.name())
+            names(&Invariant::ALL, |i| i.name())
         )
     })?;
     let vcpu = vcpu

@@ -14,19 +14,21 @@
 //! [kvm]
 //! variant = "V3"        # V0 V1 V1b V2 V3 V4 V5
 //! knobs = []            # running-on-load, no-irr-pending, no-set-current-state-mb,
-//!                       # no-wake-up-mb, no-enter-guest-mb
+//!                       # no-wake-up-mb, no-enter-guest-mb, stale-cpu-on-unblock
 //!
 //! [apic]                # the guests' logical destination model (DFR)
 //! logical_model = "flat"  # flat: vCPU i has logical ID 1 << i; cluster: (cluster << 4) | 1 << i
 //! cluster = 0           # cluster model only, 0..=14
 //!
-//! [[vcpu]]              # vCPU i runs on host CPU i and RTL core i (at most 4)
+//! [[vcpu]]              # vCPU i (at most 4); host CPU c is RTL core c
 //! program = [{ send_ipi = { vector = 0x40, dest = 1 } }]
+//! cpu = 0               # host CPU its thread starts on (default: i; one vCPU per CPU)
 //!
 //! [[vcpu]]
-//! program = ["halt"]
+//! program = ["halt", "loop"]  # "loop": spin in the guest forever, never exiting
 //! timer = true          # one LAPIC timer interrupt at a time the schedule chooses
 //! preemptible = true    # may be preempted once in its blocking path
+//! migrate_to = 2        # may be preempted once and moved to this (free) host CPU
 //! irr_pending = true    # apic->irr_pending at the start
 //! logical_valid = true  # valid bit of its Logical APIC ID table entry (flat: entry i, ID 1<<i)
 //!
@@ -47,6 +49,7 @@
 //! every error names the file, line and column.
 
 use crate::apic::{Icr, Shorthand};
+use crate::dut::NUM_CORES;
 use crate::ffi::HwConfig;
 use crate::guest::{GuestOp, MAX_OPS};
 use crate::kvm::{Knobs, KvmVariant};
@@ -187,6 +190,10 @@ struct RawVcpu {
     timer: bool,
     #[serde(default)]
     preemptible: bool,
+    #[serde(default)]
+    cpu: Option<toml::Spanned<u8>>,
+    #[serde(default)]
+    migrate_to: Option<toml::Spanned<u8>>,
     #[serde(default = "yes")]
     irr_pending: bool,
     #[serde(default = "yes")]
@@ -234,17 +241,10 @@ struct RawCheck {
 impl Default for RawCheck {
     fn default() -> Self {
         RawCheck {
-            invariants: ALL_INVARIANTS.to_vec(),
+            invariants: Invariant::ALL.to_vec(),
         }
     }
 }
-
-const ALL_INVARIANTS: [Invariant; 4] = [
-    Invariant::LostIpi,
-    Invariant::DuplicateIpi,
-    Invariant::LostWakeup,
-    Invariant::ExitInfo,
-];
 
 fn yes() -> bool {
     true
@@ -383,12 +383,13 @@ fn kvm_variant<'de, D: Deserializer<'de>>(d: D) -> Result<KvmVariant, D::Error> 
 }
 
 /// Named KVM bug knobs.
-pub const KNOBS: [&str; 5] = [
+pub const KNOBS: [&str; 6] = [
     "running-on-load",
     "no-irr-pending",
     "no-set-current-state-mb",
     "no-wake-up-mb",
     "no-enter-guest-mb",
+    "stale-cpu-on-unblock",
 ];
 
 fn knobs<'de, D: Deserializer<'de>>(d: D) -> Result<Knobs, D::Error> {
@@ -400,6 +401,7 @@ fn knobs<'de, D: Deserializer<'de>>(d: D) -> Result<Knobs, D::Error> {
             "no-set-current-state-mb" => &mut k.no_set_current_state_mb,
             "no-wake-up-mb" => &mut k.no_wake_up_mb,
             "no-enter-guest-mb" => &mut k.no_enter_guest_mb,
+            "stale-cpu-on-unblock" => &mut k.stale_cpu_on_unblock,
             other => {
                 return Err(de::Error::custom(format!(
                     "unknown knob `{other}`, expected one of: {}",
@@ -413,7 +415,7 @@ fn knobs<'de, D: Deserializer<'de>>(d: D) -> Result<Knobs, D::Error> {
 }
 
 fn invariants<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Invariant>, D::Error> {
-    let table: Vec<(&str, Invariant)> = ALL_INVARIANTS.iter().map(|i| (i.name(), *i)).collect();
+    let table: Vec<(&str, Invariant)> = Invariant::ALL.iter().map(|i| (i.name(), *i)).collect();
     Vec::<String>::deserialize(d)?
         .iter()
         .map(|s| one_of(s, "invariant", &table).map_err(de::Error::custom))
@@ -523,7 +525,8 @@ fn program<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<GuestOp>, D::Error> {
         .into_iter()
         .map(|s| match s {
             RawStep::Word(w) if w == "halt" => Ok(GuestOp::Halt),
-            RawStep::Word(w) => Err(format!("unknown step `{w}`, expected \"halt\", {{ send_ipi = {{ ... }} }} or {{ spin = N }}")),
+            RawStep::Word(w) if w == "loop" => Ok(GuestOp::Loop),
+            RawStep::Word(w) => Err(format!("unknown step `{w}`, expected \"halt\", \"loop\", {{ send_ipi = {{ ... }} }} or {{ spin = N }}")),
             RawStep::Op(RawOp::Spin(n)) => Ok(GuestOp::Spin(n)),
             RawStep::Op(RawOp::SendIpi(r)) => ipi(r).map(GuestOp::SendIpi),
         })
@@ -585,10 +588,51 @@ pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
     if raw.apic.logical_model == Some(true) {
         sc.kvm = sc.kvm.with_cluster(raw.apic.cluster.unwrap_or(0));
     }
+    // Host CPUs: in range, one vCPU each (placed or migrating there).
+    let mut taken: [Option<usize>; NUM_CORES] = [None; NUM_CORES];
+    let cpus = raw.vcpu.iter().enumerate().flat_map(|(i, v)| {
+        let placed = v
+            .cpu
+            .as_ref()
+            .map(|c| (i, "cpu", *c.get_ref(), Some(c.span())));
+        let placed = placed.unwrap_or((i, "cpu", i as u8, None));
+        let moved = v
+            .migrate_to
+            .as_ref()
+            .map(|c| (i, "migrate_to", *c.get_ref(), Some(c.span())));
+        [Some(placed), moved]
+    });
+    for (i, field, cpu, span) in cpus.flatten() {
+        let at = |msg: String| {
+            let (line, column) = line_col(text, span.clone());
+            ScenarioError::At {
+                file: file.to_string(),
+                line,
+                column,
+                msg,
+            }
+        };
+        match taken.get_mut(usize::from(cpu)) {
+            None => {
+                return Err(at(format!(
+                    "vCPU {i}: {field} must be a host CPU in 0..={}, found {cpu}",
+                    NUM_CORES - 1
+                )))
+            }
+            Some(Some(j)) => {
+                return Err(at(format!(
+                    "vCPU {i}: {field} = {cpu}: host CPU {cpu} is already vCPU {j}'s"
+                )))
+            }
+            Some(t) => *t = Some(i),
+        }
+    }
     for (i, v) in raw.vcpu.iter().enumerate() {
         sc = sc.program(i as u8, &v.program);
         sc.timers[i] = v.timer;
         sc.preemptible[i] = v.preemptible;
+        sc.placement[i] = v.cpu.as_ref().map_or(i as u8, |c| *c.get_ref());
+        sc.migrate_to[i] = v.migrate_to.as_ref().map(|c| *c.get_ref());
         sc.irr_pending[i] = v.irr_pending;
         sc.logical_valid[i] = v.logical_valid;
     }

@@ -281,16 +281,9 @@ pub(crate) struct SwIds {
     pub vcpu: Vec<Vec<usize>>,
 }
 
-/// Codes of the `sw.violation` lane.
-pub(crate) const INVARIANTS: [Invariant; 4] = [
-    Invariant::LostIpi,
-    Invariant::DuplicateIpi,
-    Invariant::LostWakeup,
-    Invariant::ExitInfo,
-];
-
+/// Code of `i` in the `sw.violation` lane: its position in [`Invariant::ALL`] plus one.
 fn invariant_code(i: Invariant) -> u64 {
-    INVARIANTS
+    Invariant::ALL
         .iter()
         .position(|&x| x == i)
         .map_or(0, |p| p as u64 + 1)

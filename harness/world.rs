@@ -1,5 +1,11 @@
-//! The co-simulation world: the Verilated RTL, one simulated memory, one KVM thread per vCPU
-//! (host CPU = vCPU id = core), the guests, all stepped by one cycle loop.
+//! The co-simulation world: the Verilated RTL, one simulated memory, one KVM thread per vCPU,
+//! the guests, all stepped by one cycle loop.
+//!
+//! Host CPU `c` (`0..NUM_CORES`) is RTL core `c`; host CPU `NUM_CORES` is the timer's. Each
+//! vCPU's thread starts on the host CPU its [`Scenario::placement`] names (by default vCPU
+//! `i` on CPU `i`) and may be migrated once to [`Scenario::migrate_to`]: a preemption whose
+//! context switch moves it ([`Action::Migrate`]). A core runs the guest of the vCPU that last
+//! issued VMRUN on it: VMRUN sets the core's backing page and APIC ID.
 //!
 //! # One cycle
 //!
@@ -26,11 +32,11 @@ use crate::dut::{Dut, DutError, DutEvent, NUM_CORES, PORT_IRR, PORT_TBL};
 use crate::ffi::{HwConfig, ModelKind};
 use crate::guest::{Guest, GuestOp, Program};
 use crate::kvm::{
-    decode_targets, GuestExit, HostCtx, Knobs, KvmConfig, KvmError, KvmEvent, KvmVariant,
-    VcpuThread, TASK_RUNNING,
+    decode_targets, GuestExit, HostCtx, Knobs, KvmConfig, KvmError, KvmEvent, KvmLayout,
+    KvmVariant, Pc, VcpuThread, TASK_RUNNING,
 };
 use crate::mem::Memory;
-use crate::oracle::{Invariant, Ledger, Violation};
+use crate::oracle::{DoorbellWatch, Invariant, Ledger, Misdirected, Violation};
 use crate::wave::Lanes;
 use std::fmt;
 
@@ -69,6 +75,11 @@ pub struct Scenario {
     pub timers: [bool; MAX_VCPUS],
     /// vCPUs that may be preempted once inside their blocking path (C2, C2b).
     pub preemptible: [bool; MAX_VCPUS],
+    /// Host CPU (= RTL core) each vCPU's thread starts on; distinct.
+    pub placement: [u8; MAX_VCPUS],
+    /// Host CPU a vCPU's thread may be migrated to, once, at a preemption point (A3); a CPU
+    /// no other vCPU is placed on or migrates to.
+    pub migrate_to: [Option<u8>; MAX_VCPUS],
     /// Valid bit of each vCPU's Logical APIC ID table entry (at `kvm.logical_index`); false
     /// makes a logical IPI naming it an invalid target.
     pub logical_valid: [bool; MAX_VCPUS],
@@ -91,6 +102,8 @@ impl Scenario {
             irr_pending: [true; MAX_VCPUS],
             timers: [false; MAX_VCPUS],
             preemptible: [false; MAX_VCPUS],
+            placement: [0, 1, 2, 3],
+            migrate_to: [None; MAX_VCPUS],
             logical_valid: [true; MAX_VCPUS],
             max_cycles: 4000,
         }
@@ -135,6 +148,18 @@ impl Scenario {
         self
     }
 
+    /// Starts `vcpu`'s thread on host CPU `cpu`.
+    pub fn place(mut self, vcpu: u8, cpu: u8) -> Self {
+        self.placement[usize::from(vcpu)] = cpu;
+        self
+    }
+
+    /// Lets `vcpu`'s thread be migrated once to host CPU `cpu`.
+    pub fn migratable(mut self, vcpu: u8, cpu: u8) -> Self {
+        self.migrate_to[usize::from(vcpu)] = Some(cpu);
+        self
+    }
+
     /// Starts `vcpu` with `irr_pending = false`.
     pub fn irr_pending_false(mut self, vcpu: u8) -> Self {
         self.irr_pending[usize::from(vcpu)] = false;
@@ -151,6 +176,29 @@ impl Scenario {
                 "{} vCPUs: the RTL has {MAX_VCPUS} cores, one vCPU per core",
                 self.n()
             )));
+        }
+        let mut used = [false; NUM_CORES];
+        let mut claim = |v: usize, cpu: u8, what: &str| {
+            let c = usize::from(cpu);
+            if c >= NUM_CORES {
+                return Err(WorldError::Scenario(format!(
+                    "vCPU {v}: {what} host CPU {cpu}: the RTL has host CPUs 0..{NUM_CORES}"
+                )));
+            }
+            if std::mem::replace(&mut used[c], true) {
+                return Err(WorldError::Scenario(format!(
+                    "vCPU {v}: {what} host CPU {cpu} is already taken by another vCPU"
+                )));
+            }
+            Ok(())
+        };
+        for v in 0..self.n() {
+            claim(v, self.placement[v], "placed on")?;
+        }
+        for v in 0..self.n() {
+            if let Some(c) = self.migrate_to[v] {
+                claim(v, c, "migrating to")?;
+            }
         }
         Ok(())
     }
@@ -171,6 +219,8 @@ pub enum Action {
     Timer(u8),
     /// vCPU thread `v` is preempted before its next step.
     Preempt(u8),
+    /// vCPU thread `v` is preempted before its next step and resumes on host CPU `c`.
+    Migrate(u8, u8),
     /// No software acts this cycle; the hardware makes progress. Enabled only while some
     /// RTL work needs no schedule decision (an IRR evaluation, an interrupt in service, a
     /// sender between transactions), so it models software being slower or interrupted
@@ -191,6 +241,7 @@ impl fmt::Display for Action {
             Action::Drain(c) => write!(f, "drain cpu{c}"),
             Action::Timer(v) => write!(f, "timer{v}"),
             Action::Preempt(v) => write!(f, "preempt{v}"),
+            Action::Migrate(v, c) => write!(f, "migrate{v} to cpu{c}"),
             Action::Idle => write!(f, "idle"),
         }
     }
@@ -282,6 +333,7 @@ fn agent_id(a: Action) -> u64 {
         Action::Timer(v) => 0x400 | u64::from(v),
         Action::Preempt(v) => 0x500 | u64::from(v),
         Action::Idle => 0x600,
+        Action::Migrate(v, c) => 0x700 | u64::from(v) << 4 | u64::from(c),
     }
 }
 
@@ -413,10 +465,18 @@ pub struct World {
     dut: Dut,
     threads: Vec<VcpuThread>,
     guests: [Guest; MAX_VCPUS],
-    kick: [bool; MAX_VCPUS],
+    kick: [bool; NUM_CORES],
     wake: [bool; MAX_VCPUS],
     timer_fired: [bool; MAX_VCPUS],
     preempted: [bool; MAX_VCPUS],
+    migrated: [bool; MAX_VCPUS],
+    /// The vCPU whose guest a core runs (set at VMRUN); `NO_VCPU` before any.
+    vcpu_on: [u8; NUM_CORES],
+    /// Per sender core: target vCPU and cycle of its last IRR write (doorbell target).
+    irr_write: [(u8, u64); NUM_CORES],
+    /// Per vCPU thread: cycle of its last `kvm_lapic_set_irr` (software doorbells).
+    set_irr_at: [u64; MAX_VCPUS],
+    doorbells: DoorbellWatch,
     last_icr: [u64; MAX_VCPUS],
     ledger: Ledger,
     log: Vec<Event>,
@@ -431,11 +491,19 @@ pub struct World {
     lanes: Option<Box<Lanes>>,
 }
 
+/// `vcpu_on` of a core that has run no guest yet.
+const NO_VCPU: u8 = u8::MAX;
+
 struct Ctx<'a> {
     dut: &'a mut Dut,
     wake: &'a mut [bool; MAX_VCPUS],
-    kick: &'a mut [bool; MAX_VCPUS],
+    kick: &'a mut [bool; NUM_CORES],
     log: &'a mut Vec<Event>,
+    layout: KvmLayout,
+    vcpu_on: &'a mut [u8; NUM_CORES],
+    doorbells: &'a mut DoorbellWatch,
+    /// A software doorbell of this step: (target vCPU, host id).
+    sw_doorbell: Option<(u8, u16)>,
     cycle: u64,
 }
 
@@ -444,10 +512,15 @@ impl HostCtx for Ctx<'_> {
         &mut self.dut.mem
     }
 
-    fn vmrun(&mut self, vcpu: u8) {
-        let c = self.dut.core(usize::from(vcpu));
+    fn vmrun(&mut self, vcpu: u8, cpu: u8) {
+        let c = self.dut.core(usize::from(cpu));
         c.guest_mode = true;
         c.vmrun = true;
+        c.backing = self.layout.vm.backing(vcpu);
+        c.self_idx = vcpu;
+        self.vcpu_on[usize::from(cpu)] = vcpu;
+        // VMRUN scans the vIRR.
+        self.doorbells.rescanned(vcpu, self.cycle);
     }
 
     fn ring_doorbell(&mut self, host_id: u16) {
@@ -469,6 +542,12 @@ impl HostCtx for Ctx<'_> {
     }
 
     fn note(&mut self, ev: KvmEvent) {
+        if let KvmEvent::Doorbell {
+            target, host_id, ..
+        } = ev
+        {
+            self.sw_doorbell = Some((target, host_id));
+        }
         self.log.push(Event::Kvm {
             cycle: self.cycle,
             ev,
@@ -482,11 +561,11 @@ impl World {
         sc.validate()?;
         let n = sc.n();
         let layout = sc.kvm.layout;
-        let mut mem = Memory::with_capacity(layout.mem_size(n as u8), n as u8 + 1, 8, 0);
+        let mut mem = Memory::with_capacity(layout.mem_size(n as u8), NUM_CORES as u8 + 1, 8, 0);
         mem.set_logging(false);
         for v in 0..n as u8 {
             layout
-                .init_vcpu(&mut mem, v)
+                .init_vcpu_on(&mut mem, v, sc.placement[usize::from(v)])
                 .map_err(|e| WorldError::Scenario(e.to_string()))?;
             let pending = u64::from(sc.irr_pending[usize::from(v)]);
             mem.poke(layout.irr_pending(v), pending)
@@ -518,10 +597,19 @@ impl World {
         dut.inp.phys_base = layout.vm.phys_table;
         dut.inp.phys_max_idx = (n - 1) as u8;
         dut.inp.log_base = layout.vm.log_table;
-        for c in 0..NUM_CORES {
+        let mut vcpu_on = [NO_VCPU; NUM_CORES];
+        for v in 0..n {
+            vcpu_on[usize::from(sc.placement[v])] = v as u8;
+        }
+        for (c, &v) in vcpu_on.iter().enumerate() {
             let ci = dut.core(c);
-            ci.self_idx = c as u8;
-            ci.backing = layout.vm.backing(c as u8);
+            // Until a VMRUN on it sets them: its vCPU's, or none.
+            ci.self_idx = if v == NO_VCPU { c as u8 } else { v };
+            ci.backing = if v == NO_VCPU {
+                0
+            } else {
+                layout.vm.backing(v)
+            };
             ci.intr_ready = true;
             ci.ldr_cluster = sc.kvm.logical_cluster;
             // Sender transactions complete only when the schedule says.
@@ -529,8 +617,12 @@ impl World {
             dut.hold(c, PORT_TBL, true);
         }
         let threads = (0..n as u8)
-            .map(|v| VcpuThread::new(sc.kvm, v))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|v| {
+                let mut t = VcpuThread::new(sc.kvm, v)?;
+                t.place(sc.placement[usize::from(v)]);
+                Ok(t)
+            })
+            .collect::<Result<Vec<_>, KvmError>>()?;
         let mut guests = [Guest::default(); MAX_VCPUS];
         for (g, p) in guests.iter_mut().zip(sc.programs) {
             *g = Guest::new(p);
@@ -540,10 +632,15 @@ impl World {
             dut,
             threads,
             guests,
-            kick: [false; MAX_VCPUS],
+            kick: [false; NUM_CORES],
             wake: [false; MAX_VCPUS],
             timer_fired: [false; MAX_VCPUS],
             preempted: [false; MAX_VCPUS],
+            migrated: [false; MAX_VCPUS],
+            vcpu_on,
+            irr_write: [(NO_VCPU, 0); NUM_CORES],
+            set_irr_at: [0; MAX_VCPUS],
+            doorbells: DoorbellWatch::default(),
             last_icr: [0; MAX_VCPUS],
             ledger: Ledger::new(n),
             log: Vec::with_capacity(4096),
@@ -552,7 +649,7 @@ impl World {
             acted_at: Vec::with_capacity(512),
             rtl_seen: 0,
             violation: None,
-            timer_cpu: n as u8,
+            timer_cpu: NUM_CORES as u8,
             lanes: None,
         })
     }
@@ -604,14 +701,14 @@ impl World {
                 push(Action::Guest(v as u8));
             }
         }
-        for c in 0..n {
+        for c in 0..NUM_CORES {
             for p in [PORT_IRR, PORT_TBL] {
                 if self.dut.completable(c, p) {
                     push(Action::Complete(c as u8, p as u8));
                 }
             }
         }
-        for c in 0..=n {
+        for c in 0..=NUM_CORES {
             if self.dut.mem.sb_len(c as u8) > 0 {
                 push(Action::Drain(c as u8));
             }
@@ -622,6 +719,11 @@ impl World {
             }
             if self.sc.preemptible[v] && !self.preempted[v] && self.threads[v].preemptible() {
                 push(Action::Preempt(v as u8));
+            }
+            if let Some(c) = self.sc.migrate_to[v] {
+                if !self.migrated[v] && self.threads[v].preemptible() {
+                    push(Action::Migrate(v as u8, c));
+                }
             }
         }
         let idle = self.rtl_progressing();
@@ -637,7 +739,7 @@ impl World {
 
     /// Some RTL work advances without any schedule decision.
     fn rtl_progressing(&self) -> bool {
-        (0..self.sc.n()).any(|c| {
+        (0..NUM_CORES).any(|c| {
             let o = &self.dut.out.core[c];
             let waits_on_schedule = [PORT_IRR, PORT_TBL]
                 .iter()
@@ -646,10 +748,23 @@ impl World {
         })
     }
 
+    /// The core `v`'s thread runs on.
+    fn core_of(&self, v: usize) -> usize {
+        usize::from(self.threads[v].cpu())
+    }
+
+    /// The core where `v` runs in guest mode, if it does.
+    fn guest_core(&self, v: usize) -> Option<u8> {
+        let c = self.core_of(v);
+        (self.threads[v].in_guest() && self.dut.inp.core[c].guest_mode).then_some(c as u8)
+    }
+
     fn guest_can_run(&self, v: usize) -> bool {
-        let o = &self.dut.out.core[v];
-        let i = &self.dut.inp.core[v];
-        self.threads[v].in_guest()
+        let c = self.core_of(v);
+        let o = &self.dut.out.core[c];
+        let i = &self.dut.inp.core[c];
+        self.guests[v].next_op() != GuestOp::Loop
+            && self.threads[v].in_guest()
             && i.guest_mode
             && !i.vmrun
             && !o.busy
@@ -660,7 +775,7 @@ impl World {
     }
 
     fn rtl_quiet(&self) -> bool {
-        (0..self.sc.n()).all(|c| {
+        (0..NUM_CORES).all(|c| {
             let o = &self.dut.out.core[c];
             !o.busy
                 && !o.eval_busy
@@ -804,14 +919,37 @@ impl World {
                     action: a,
                     step: t.step_name(),
                 });
+                match t.pc() {
+                    Pc::CheckBlockSearchIrr { .. } => self.doorbells.rescanned(v, cycle),
+                    Pc::KvmLapicSetIrr => self.set_irr_at[usize::from(v)] = cycle,
+                    _ => {}
+                }
                 let mut ctx = Ctx {
                     dut: &mut self.dut,
                     wake: &mut self.wake,
                     kick: &mut self.kick,
                     log: &mut self.log,
+                    layout: self.sc.kvm.layout,
+                    vcpu_on: &mut self.vcpu_on,
+                    doorbells: &mut self.doorbells,
+                    sw_doorbell: None,
                     cycle,
                 };
                 t.step(&mut ctx)?;
+                if let Some((target, host_id)) = ctx.sw_doorbell {
+                    let runs_on = self.guest_core(usize::from(target));
+                    self.doorbells.rung(
+                        target,
+                        runs_on,
+                        Misdirected {
+                            cycle,
+                            host_id,
+                            runs_on: 0,
+                            irr_cycle: self.set_irr_at[usize::from(v)],
+                            hardware: false,
+                        },
+                    );
+                }
                 for w in 0..self.threads.len() {
                     if std::mem::take(&mut self.wake[w]) {
                         self.threads[w].on_wake();
@@ -827,7 +965,8 @@ impl World {
                 let vi = usize::from(v);
                 match self.guests[vi].retire() {
                     GuestOp::SendIpi(icr) => {
-                        self.dut.write_icr(vi, icr.lo(), icr.hi());
+                        let core = self.core_of(vi);
+                        self.dut.write_icr(core, icr.lo(), icr.hi());
                         self.last_icr[vi] = u64::from(icr.hi()) << 32 | u64::from(icr.lo());
                         self.log.push(Event::Send {
                             cycle,
@@ -841,7 +980,7 @@ impl World {
                         }
                     }
                     GuestOp::Halt => self.exit_guest(vi, GuestExit::Hlt),
-                    GuestOp::Spin(_) => {}
+                    GuestOp::Spin(_) | GuestOp::Loop => {}
                 }
             }
             Action::Complete(c, p) => {
@@ -850,7 +989,15 @@ impl World {
                     action: a,
                     step: "",
                 });
-                self.dut.release(usize::from(c), usize::from(p));
+                let (c, p) = (usize::from(c), usize::from(p));
+                if p == PORT_IRR {
+                    if let Some(r) = self.dut.request(c, p).filter(|r| r.op != 0) {
+                        if let Some(t) = self.vcpu_of_page(r.addr) {
+                            self.irr_write[c] = (t, cycle);
+                        }
+                    }
+                }
+                self.dut.release(c, p);
             }
             Action::Drain(c) => {
                 self.log.push(Event::Act {
@@ -869,6 +1016,15 @@ impl World {
                 });
                 self.preempted[usize::from(v)] = true;
                 self.threads[usize::from(v)].preempt();
+            }
+            Action::Migrate(v, c) => {
+                self.log.push(Event::Act {
+                    cycle,
+                    action: a,
+                    step: "",
+                });
+                self.migrated[usize::from(v)] = true;
+                self.threads[usize::from(v)].migrate(c);
             }
             Action::Idle => {}
         }
@@ -897,7 +1053,8 @@ impl World {
             .map_err(err)?;
         self.ledger.send(v, TIMER_VECTOR);
         if self.threads[vi].in_guest() {
-            self.dut.core(vi).sw_doorbell = true;
+            let core = self.core_of(vi);
+            self.dut.core(core).sw_doorbell = true;
         } else {
             mem.host_xchg(cpu, layout.task_state(v), TASK_RUNNING)
                 .map_err(err)?;
@@ -907,8 +1064,15 @@ impl World {
     }
 
     fn exit_guest(&mut self, v: usize, exit: GuestExit) {
-        self.dut.core(v).guest_mode = false;
+        let core = self.core_of(v);
+        self.dut.core(core).guest_mode = false;
         self.threads[v].on_exit(exit);
+    }
+
+    /// The vCPU whose backing page holds `addr`.
+    fn vcpu_of_page(&self, addr: u64) -> Option<u8> {
+        let vm = self.sc.kvm.layout.vm;
+        (0..self.sc.kvm.n_vcpus).find(|&v| (vm.backing(v)..vm.backing(v) + 0x1000).contains(&addr))
     }
 
     fn after_edge(&mut self) {
@@ -924,53 +1088,85 @@ impl World {
                     info1,
                     info2,
                 } => {
+                    let v = usize::from(self.vcpu_on[core]);
                     let cause = (info2 >> 32) as u32;
                     if code != crate::apic::EXIT_AVIC_INCOMPLETE_IPI
-                        || info1 != self.last_icr[core]
+                        || info1 != self.last_icr[v]
                         || cause > 4
                         || info2 & 0xFFFF_F000 != 0
                     {
                         self.violation.get_or_insert(Violation {
                             invariant: Invariant::ExitInfo,
                             cycle,
-                            vcpu: core as u8,
+                            vcpu: v as u8,
                             vector: info1 as u8,
                             detail: format!(
                                 "exit {code:#x} EXITINFO1={info1:#018x} EXITINFO2={info2:#018x}, \
                                  guest wrote ICR {:#018x}",
-                                self.last_icr[core]
+                                self.last_icr[v]
                             ),
                         });
                     }
-                    self.exit_guest(core, GuestExit::IncompleteIpi { info1, info2 });
+                    self.exit_guest(v, GuestExit::IncompleteIpi { info1, info2 });
                 }
                 DutEvent::Interrupt {
                     cycle,
                     core,
                     vector,
                 } => {
-                    self.guests[core].take(vector);
-                    if let Some(v) = self.ledger.take(cycle, core as u8, vector) {
-                        self.violation.get_or_insert(v);
+                    let v = self.vcpu_on[core];
+                    self.guests[usize::from(v)].take(vector);
+                    if let Some(x) = self.ledger.take(cycle, v, vector) {
+                        self.violation.get_or_insert(x);
                     }
                 }
-                DutEvent::Doorbell { .. } | DutEvent::DoorbellDropped { .. } => {}
+                DutEvent::Doorbell {
+                    cycle,
+                    core,
+                    host_id,
+                } => {
+                    let (target, irr_cycle) = self.irr_write[core];
+                    if target != NO_VCPU {
+                        let runs_on = self.guest_core(usize::from(target));
+                        self.doorbells.rung(
+                            target,
+                            runs_on,
+                            Misdirected {
+                                cycle,
+                                host_id,
+                                runs_on: 0,
+                                irr_cycle,
+                                hardware: true,
+                            },
+                        );
+                    }
+                }
+                DutEvent::DoorbellDropped { .. } => {}
             }
         }
         self.rtl_seen = n;
         for v in 0..self.sc.n() {
             if self.guests[v].eoi_due {
                 self.guests[v].eoi_due = false;
-                self.dut.core(v).eoi = true;
+                let core = self.core_of(v);
+                self.dut.core(core).eoi = true;
             }
-            if self.kick[v] {
-                if self.threads[v].in_guest() && self.dut.inp.core[v].guest_mode {
-                    self.kick[v] = false;
-                    self.exit_guest(v, GuestExit::External);
-                } else if !self.threads[v].entering_guest() {
-                    // The reschedule IPI interrupted host code: nothing to force out.
-                    self.kick[v] = false;
-                }
+        }
+        for cpu in 0..NUM_CORES {
+            if !self.kick[cpu] {
+                continue;
+            }
+            let Some(v) = (0..self.sc.n()).find(|&v| self.core_of(v) == cpu) else {
+                // No vCPU thread on that CPU (any more): the IPI interrupts nothing of ours.
+                self.kick[cpu] = false;
+                continue;
+            };
+            if self.guest_core(v).is_some() {
+                self.kick[cpu] = false;
+                self.exit_guest(v, GuestExit::External);
+            } else if !self.threads[v].entering_guest() {
+                // The reschedule IPI interrupted host code: nothing to force out.
+                self.kick[cpu] = false;
             }
         }
     }
@@ -994,6 +1190,9 @@ impl World {
                         .into(),
                 });
             }
+        }
+        if let Some(v) = self.doorbells.unresolved(cycle) {
+            return Verdict::Violated(v);
         }
         if let Some((v, x, sent, taken)) = self.ledger.first_missing() {
             return Verdict::Violated(Violation {

@@ -25,6 +25,8 @@ fn message(text: &str) -> String {
 #[case::step("unknown program step", ("program = [\"halt\"]", "program = [\"sleep\"]"), "s.toml:20:11: unknown step `sleep`")]
 #[case::shorthand("unknown shorthand", ("dest = 1 }", "dest = 1, shorthand = \"others\" }"), "s.toml:17:11: unknown shorthand `others`, expected one of: none, self, all, all-but-self")]
 #[case::bound("bound out of range", ("bound = 2", "bound = 9"), "s.toml:26:9: bound must be in 0..=6, found 9")]
+#[case::cpu_taken("host CPU taken twice", ("timer = true", "timer = true\ncpu = 0"), "s.toml:22:7: vCPU 1: cpu = 0: host CPU 0 is already vCPU 0's")]
+#[case::cpu_range("host CPU out of range", ("timer = true", "timer = true\nmigrate_to = 7"), "s.toml:22:14: vCPU 1: migrate_to must be a host CPU in 0..=3, found 7")]
 #[case::missing("missing section", ("[kvm]\nvariant = \"V3\"\n", ""), "s.toml:1:1: missing field `kvm`")]
 fn bad_scenario_files_get_a_precise_message(
     #[case] _what: &str,

@@ -49,6 +49,7 @@ fn every_bundled_scenario_is_listed_here() {
             "invalid-target.toml",
             "logical-cluster.toml",
             "logical-flat.toml",
+            "migration.toml",
             "seed.toml",
             "self-ipi.toml",
             "two-senders.toml"
@@ -63,6 +64,7 @@ fn every_bundled_scenario_is_listed_here() {
 #[case::self_ipi("self-ipi.toml", &[(0, 0x70)])]
 #[case::invalid_target_v4("invalid-target.toml", &[(1, 0x44), (2, 0x44)])]
 #[case::two_senders("two-senders.toml", &[(2, 0x40), (2, 0x41)])]
+#[case::migration("migration.toml", &[(1, 0x48)])]
 fn bundled_scenarios_hold_as_written(#[case] name: &str, #[case] taken: &[(u8, u8)]) {
     let f = file(name);
     let (v, runs) = verdict(&f);
@@ -170,4 +172,32 @@ fn logical_destinations_resolve_in_the_rtl_tables(#[case] name: &str) {
         "{name}: the halted targets make the sender exit"
     );
     assert!(causes.iter().all(|&c| c == 1), "{name}: causes {causes:?}");
+}
+
+/// The migration scenario under V0 (or V4 with the A3 knob): the resumed unblocking load
+/// writes host id 1 after the thread moved to host CPU 2; the hardware of core 3 rings host 1.
+#[rstest]
+#[case::v0(KvmVariant::V0, false)]
+#[case::v4_knob(KvmVariant::V4, true)]
+fn migration_with_a_stale_cpu_misdirects_the_doorbell(
+    #[case] variant: KvmVariant,
+    #[case] knob: bool,
+) {
+    use avic_cosim::dut::DutEvent;
+    use avic_cosim::world::Event;
+    let mut f = file("migration.toml");
+    f.scenario.kvm.variant = variant;
+    f.scenario.kvm.knobs.stale_cpu_on_unblock = knob;
+    let (v, _) = verdict(&f);
+    let o = v.expect("doorbell-target violation");
+    let v = o.violation().unwrap();
+    assert_eq!((v.invariant, v.vcpu), (Invariant::DoorbellTarget, 1), "{v}");
+    assert!(o.log.iter().any(|e| matches!(
+        e,
+        Event::Rtl(DutEvent::Doorbell {
+            core: 3,
+            host_id: 1,
+            ..
+        })
+    )));
 }

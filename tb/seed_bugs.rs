@@ -5,9 +5,11 @@
 //! hand), asserts the exact invariant, vCPU, vector and the events that led to it, and shows
 //! that flipping the hardware or KVM variant flips the verdict.
 
+use avic_cosim::apic::Icr;
 use avic_cosim::dut::DutEvent;
 use avic_cosim::explore::{self, bounded_exhaustive, search};
 use avic_cosim::ffi::HwConfig;
+use avic_cosim::guest::GuestOp;
 use avic_cosim::kvm::{Knobs, KvmEvent, KvmVariant};
 use avic_cosim::oracle::Invariant;
 use avic_cosim::scenario::apm;
@@ -349,4 +351,98 @@ fn runs_are_deterministic() {
         a.log, c.log,
         "replaying the recorded ranks reproduces the run"
     );
+}
+
+/// A3 scenario: vCPU 0 sends `V` to vCPU 1, which halts, is woken by its timer and then spins
+/// in the guest forever; vCPU 1's thread may be migrated once from host CPU 1 to 2.
+fn a3(variant: KvmVariant, knobs: Knobs) -> Scenario {
+    Scenario::new(2, variant)
+        .knobs(knobs)
+        .program(
+            0,
+            &[
+                GuestOp::Spin(40),
+                GuestOp::SendIpi(Icr::fixed_physical(V, 1)),
+            ],
+        )
+        .program(1, &[GuestOp::Halt, GuestOp::Loop])
+        .timer(1)
+        .migratable(1, 2)
+}
+
+/// A3 (`7cfc5c653b07` "KVM: fix avic_set_running for preemptable kernels"): the unblocking
+/// `avic_vcpu_load(vcpu, vcpu->cpu)` reads `vcpu->cpu`, the thread is migrated, and the
+/// resumed load writes IsRunning=1 with the old host id over the new one. The sender's
+/// hardware rings host CPU 1 while vCPU 1 spins in guest mode on host CPU 2: the doorbell
+/// target invariant breaks (and the vector is never taken). V0 has the window, V4 does not,
+/// and V4 with the knob has it again.
+#[rstest]
+#[case::v0(KvmVariant::V0, Knobs::default(), true)]
+#[case::v4(KvmVariant::V4, Knobs::default(), false)]
+#[case::v4_stale_cpu(KvmVariant::V4, Knobs { stale_cpu_on_unblock: true, ..Knobs::default() }, true)]
+fn a3_stale_cpu_on_unblock_misdirects_the_doorbell(
+    #[case] variant: KvmVariant,
+    #[case] knobs: Knobs,
+    #[case] violated: bool,
+) {
+    let sc = a3(variant, knobs);
+    let found = search(&sc, 3000, |s| Policy::Pct {
+        seed: s,
+        depth: 3,
+        steps: 150,
+    })
+    .unwrap();
+    if !violated {
+        assert!(found.is_none(), "{:?}", found.map(|f| f.1.verdict));
+        // Not vacuous: some run migrates vCPU 1 and it then takes the vector on core 2.
+        let migrated_then_taken = (0..300).any(|s| {
+            let out = explore::run(&sc, &Schedule::pct(s, 3)).unwrap();
+            has(&out, |e| {
+                matches!(
+                    e,
+                    Event::Kvm {
+                        ev: KvmEvent::Migrated { vcpu: 1, to: 2, .. },
+                        ..
+                    }
+                )
+            }) && has(&out, |e| {
+                matches!(
+                    e,
+                    Event::Rtl(DutEvent::Interrupt {
+                        core: 2,
+                        vector: V,
+                        ..
+                    })
+                )
+            })
+        });
+        assert!(migrated_then_taken);
+        return;
+    }
+    let (_, out) = found.expect("a violating schedule within the search budget");
+    let v = out.violation().unwrap();
+    assert_eq!((v.invariant, v.vcpu), (Invariant::DoorbellTarget, 1), "{v}");
+    // The path: migrated from CPU 1 to 2 inside the unblocking load, whose store then wrote
+    // host id 1; the hardware's doorbell went to host 1.
+    assert!(has(&out, |e| matches!(
+        e,
+        Event::Kvm {
+            ev: KvmEvent::Migrated {
+                vcpu: 1,
+                from: 1,
+                to: 2
+            },
+            ..
+        }
+    )));
+    assert!(has(&out, |e| matches!(
+        e,
+        Event::Rtl(DutEvent::Doorbell {
+            core: 0,
+            host_id: 1,
+            ..
+        })
+    )));
+    assert_eq!(out.ledger.taken(1, V), 0);
+    assert!(v.detail.contains("on core 2"), "{v}");
 }

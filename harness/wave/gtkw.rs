@@ -12,7 +12,8 @@
 
 use super::lanes::{self, mark, step_label, Lanes};
 use super::trace::Trace;
-use super::{SwIds, WaveError, INVARIANTS, VCPU_LANES};
+use super::{SwIds, WaveError, VCPU_LANES};
+use crate::oracle::Invariant;
 use crate::world::Scenario;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -259,7 +260,7 @@ fn filters(sc: &Scenario) -> Vec<Filter> {
     );
     let mut inv = vec![(0, "holds".to_string())];
     inv.extend(
-        INVARIANTS
+        Invariant::ALL
             .iter()
             .enumerate()
             .map(|(i, x)| (i as u64 + 1, format!("VIOLATED:{}", x.name()))),

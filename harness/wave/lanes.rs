@@ -357,7 +357,10 @@ pub(crate) fn all_steps() -> Vec<Pc> {
         Pc::KvmVcpuKickCmpxchgMode,
         Pc::KvmVcpuKickLoadCpu,
         Pc::SmpSendReschedule,
+        Pc::AvicSetRunningLoad,
     ]);
+    v.extend((0..4).map(|to| Pc::ContextSwitch { to }));
+    v.extend(LOAD_VIAS.map(|via| Pc::KvmArchVcpuLoadSetCpu { via }));
     v
 }
 
@@ -424,6 +427,10 @@ pub(crate) fn step_code(pc: Pc) -> u8 {
         Pc::KvmVcpuKickCmpxchgMode => 58,
         Pc::KvmVcpuKickLoadCpu => 59,
         Pc::SmpSendReschedule => 60,
+        Pc::AvicSetRunningLoad => 61,
+        Pc::ContextSwitch { to } if to < 4 => 62 + to,
+        Pc::ContextSwitch { .. } => 255,
+        Pc::KvmArchVcpuLoadSetCpu { via } => 66 + via_l(via),
     }
 }
 
@@ -440,11 +447,14 @@ pub(crate) fn step_label(pc: Pc) -> String {
         PutVia::SchedOut => "sched_out",
     };
     match pc {
-        Pc::AvicVcpuLoadEntry { via } | Pc::AvicVcpuLoadStoreEntry { via } => {
+        Pc::AvicVcpuLoadEntry { via }
+        | Pc::AvicVcpuLoadStoreEntry { via }
+        | Pc::KvmArchVcpuLoadSetCpu { via } => {
             format!("{} <{}>", pc.name(), via_l(via))
         }
         Pc::AvicVcpuPutStoreEntry { via } => format!("{} <{}>", pc.name(), via_p(via)),
         Pc::CheckBlockSearchIrr { reg } => format!("{}(IRR{reg})", pc.name()),
+        Pc::ContextSwitch { to } => format!("{} <to cpu{to}>", pc.name()),
         _ => pc.name().to_string(),
     }
 }
@@ -459,20 +469,26 @@ pub(crate) fn action_code(a: Action) -> u8 {
         Action::Timer(v) => 0x50 | (v & 15),
         Action::Preempt(v) => 0x60 | (v & 15),
         Action::Idle => 0x70,
+        Action::Migrate(v, c) => 0x80 | ((v & 3) << 2 | (c & 3)),
     }
 }
 
-/// Every action of a world with `n` vCPUs (host CPUs `0..=n`, the last one the timer's).
+/// Every action of a world with `n` vCPUs (host CPUs `0..=NUM_CORES`, the last one the
+/// timer's).
 pub(crate) fn all_actions(n: u8) -> Vec<Action> {
+    let cores = crate::dut::NUM_CORES as u8;
     let mut v = Vec::new();
     v.extend((0..n).map(Action::Thread));
     v.extend((0..n).map(Action::Guest));
-    for c in 0..n {
+    for c in 0..cores {
         v.extend((0..2).map(|p| Action::Complete(c, p)));
     }
-    v.extend((0..=n).map(Action::Drain));
+    v.extend((0..=cores).map(Action::Drain));
     v.extend((0..n).map(Action::Timer));
     v.extend((0..n).map(Action::Preempt));
+    for vc in 0..n {
+        v.extend((0..cores).map(|c| Action::Migrate(vc, c)));
+    }
     v.push(Action::Idle);
     v
 }
