@@ -162,6 +162,8 @@ pub struct Misdirected {
     pub runs_on: u8,
     /// Cycle of the IRR write the doorbell announces.
     pub irr_cycle: u64,
+    /// Vector of that write (0 when unknown).
+    pub vector: u8,
     /// Whether the sender was the hardware (else KVM's software delivery).
     pub hardware: bool,
 }
@@ -206,7 +208,7 @@ impl DoorbellWatch {
                 invariant: Invariant::DoorbellTarget,
                 cycle,
                 vcpu: v as u8,
-                vector: 0,
+                vector: m.vector,
                 detail: format!(
                     "{} doorbell at cycle {} went to host {} while vCPU {v} ran in guest mode \
                      on core {}; no VMRUN or vIRR scan since its IRR write at cycle {}",
@@ -252,6 +254,7 @@ mod tests {
             host_id,
             runs_on: 0,
             irr_cycle,
+            vector: 0x40,
             hardware: true,
         }
     }

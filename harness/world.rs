@@ -946,6 +946,7 @@ impl World {
                             host_id,
                             runs_on: 0,
                             irr_cycle: self.set_irr_at[usize::from(v)],
+                            vector: 0,
                             hardware: false,
                         },
                     );
@@ -1136,6 +1137,10 @@ impl World {
                                 host_id,
                                 runs_on: 0,
                                 irr_cycle,
+                                vector: self
+                                    .last_icr
+                                    .get(usize::from(self.vcpu_on[core]))
+                                    .map_or(0, |&icr| icr as u8),
                                 hardware: true,
                             },
                         );
