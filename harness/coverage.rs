@@ -171,7 +171,7 @@ impl Orders {
     /// a side never happened), each line prefixed by `indent`.
     pub fn table(self, indent: &str) -> String {
         let mut s = String::new();
-        let mut line = |s: &mut String, cols: [&str; 4]| {
+        let line = |s: &mut String, cols: [&str; 4]| {
             let l = format!(
                 "{indent}{:<24} {:<47} {:<22} {}",
                 cols[0], cols[1], cols[2], cols[3]
