@@ -11,13 +11,21 @@
 //! counts) is the same whatever the thread count: work is cut into a fixed list of subtrees,
 //! processed in fixed batches, and ties go to the lowest index. [`Shard`] splits the subtree
 //! list across CI jobs; the shards' counts add up to the whole search.
+//!
+//! The `*_observed` forms also report progress (one tick of an [`indicatif::ProgressBar`] per
+//! run; a hidden bar costs an atomic add) and return the ordering coverage of the runs
+//! ([`crate::coverage::Orders`]), a union of per-run bitsets taken over a fixed set of runs, so
+//! it too is the same whatever the thread count.
 
+use crate::coverage::Orders;
 use crate::ffi::ModelKind;
 use crate::oracle::Invariant;
 use crate::world::{Outcome, Policy, Scenario, Schedule, Verdict, World, WorldError};
+use indicatif::ProgressBar;
 use rayon::prelude::*;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Runs `sc` once under `sched` on the plain model.
 pub fn run(sc: &Scenario, sched: &Schedule) -> Result<Outcome, WorldError> {
@@ -31,18 +39,41 @@ pub fn search(
     runs: u64,
     policy: impl Fn(u64) -> Policy + Sync,
 ) -> Result<Option<(u64, Outcome)>, WorldError> {
-    (0..runs)
+    search_observed(sc, runs, policy, &ProgressBar::hidden()).map(|(found, _)| found)
+}
+
+/// [`search`], ticking `progress` once per run, also returning the ordering coverage of seeds
+/// `0..=found` (all seeds when nothing is found): every seed up to the lowest violating one has
+/// run whatever the thread count, later ones may or may not have.
+pub fn search_observed(
+    sc: &Scenario,
+    runs: u64,
+    policy: impl Fn(u64) -> Policy + Sync,
+    progress: &ProgressBar,
+) -> Result<(Option<(u64, Outcome)>, Orders), WorldError> {
+    let cov: Vec<AtomicU32> = (0..runs).map(|_| AtomicU32::new(0)).collect();
+    let found = (0..runs)
         .into_par_iter()
         .map(|seed| {
             let sched = Schedule {
                 prefix: Vec::new(),
                 policy: policy(seed),
             };
-            run(sc, &sched).map(|o| o.violation().is_some().then_some((seed, o)))
+            let r = run(sc, &sched);
+            progress.inc(1);
+            r.map(|o| {
+                cov[seed as usize].store(o.orders.0, Ordering::Relaxed);
+                o.violation().is_some().then_some((seed, o))
+            })
         })
         .find_first(|r| !matches!(r, Ok(None)))
         .transpose()
-        .map(Option::flatten)
+        .map(Option::flatten)?;
+    let upto = found.as_ref().map_or(runs, |(s, _)| s + 1) as usize;
+    let orders = cov[..upto].iter().fold(Orders::default(), |u, c| {
+        u | Orders(c.load(Ordering::Relaxed))
+    });
+    Ok((found, orders))
 }
 
 /// One part of a search split across jobs: subtrees `k` with `k % count == index`.
@@ -108,6 +139,8 @@ pub struct Exhaustive {
     pub bounded: u64,
     /// The violating outcome of the lowest subtree, if any.
     pub violation: Option<Outcome>,
+    /// Ordering coverage of every run made (the subtree discovery runs included).
+    pub orders: Orders,
 }
 
 /// Subtrees discovered before the parallel phase (fixed, so results do not depend on the
@@ -133,7 +166,18 @@ pub fn bounded_exhaustive_shard(
     max_runs: u64,
     shard: Shard,
 ) -> Result<Exhaustive, WorldError> {
-    let (roots, probe_runs) = frontier(sc, bound)?;
+    bounded_exhaustive_observed(sc, bound, max_runs, shard, &ProgressBar::hidden())
+}
+
+/// [`bounded_exhaustive_shard`], ticking `progress` once per run.
+pub fn bounded_exhaustive_observed(
+    sc: &Scenario,
+    bound: u32,
+    max_runs: u64,
+    shard: Shard,
+    progress: &ProgressBar,
+) -> Result<Exhaustive, WorldError> {
+    let (roots, probe_runs, probe_orders) = frontier(sc, bound, progress)?;
     let mine: Vec<&Vec<u16>> = roots
         .iter()
         .enumerate()
@@ -147,13 +191,15 @@ pub fn bounded_exhaustive_shard(
         complete: false,
         bounded: 0,
         violation: None,
+        orders: probe_orders,
     };
     for batch in mine.chunks(BATCH) {
         let parts = batch
             .par_iter()
-            .map(|root| subtree(sc, root, bound, max_runs))
+            .map(|root| subtree(sc, root, bound, max_runs, progress))
             .collect::<Result<Vec<_>, _>>()?;
         for p in parts {
+            res.orders |= p.orders;
             res.runs += p.runs;
             res.bounded += p.bounded;
             if res.violation.is_none() {
@@ -172,15 +218,22 @@ pub fn bounded_exhaustive_shard(
 }
 
 /// Prefixes whose subtrees partition the bounded schedule space, in a fixed order.
-fn frontier(sc: &Scenario, bound: u32) -> Result<(Vec<Vec<u16>>, u64), WorldError> {
+fn frontier(
+    sc: &Scenario,
+    bound: u32,
+    progress: &ProgressBar,
+) -> Result<(Vec<Vec<u16>>, u64, Orders), WorldError> {
     let mut nodes: Vec<(Vec<u16>, bool)> = vec![(Vec::new(), true)];
     let mut probes = 0;
+    let mut orders = Orders::default();
     while nodes.len() < FRONTIER {
         let Some(i) = nodes.iter().position(|n| n.1) else {
             break;
         };
         let (p, _) = nodes.remove(i);
         let out = run(sc, &Schedule::replay(&p))?;
+        progress.inc(1);
+        orders |= out.orders;
         probes += 1;
         let Some(&(_, n)) = out.choices.get(p.len()) else {
             nodes.insert(i, (p, false));
@@ -197,7 +250,7 @@ fn frontier(sc: &Scenario, bound: u32) -> Result<(Vec<Vec<u16>>, u64), WorldErro
             .collect();
         nodes.splice(i..i, kids);
     }
-    Ok((nodes.into_iter().map(|n| n.0).collect(), probes))
+    Ok((nodes.into_iter().map(|n| n.0).collect(), probes, orders))
 }
 
 fn deviations(ranks: &[u16]) -> u32 {
@@ -210,6 +263,7 @@ fn subtree(
     root: &[u16],
     bound: u32,
     max_runs: u64,
+    progress: &ProgressBar,
 ) -> Result<Exhaustive, WorldError> {
     let mut prefix = root.to_vec();
     let mut res = Exhaustive {
@@ -219,12 +273,15 @@ fn subtree(
         complete: false,
         bounded: 0,
         violation: None,
+        orders: Orders::default(),
     };
     loop {
         if res.runs >= max_runs {
             return Ok(res);
         }
         let out = run(sc, &Schedule::replay(&prefix))?;
+        progress.inc(1);
+        res.orders |= out.orders;
         res.runs += 1;
         match out.verdict {
             Verdict::Violated(_) => {
@@ -273,6 +330,20 @@ pub fn minimize(
     ranks: &[u16],
     invariant: Invariant,
 ) -> Result<Option<Outcome>, WorldError> {
+    minimize_observed(sc, ranks, invariant, &ProgressBar::hidden())
+}
+
+/// [`minimize`], ticking `progress` once per run.
+pub fn minimize_observed(
+    sc: &Scenario,
+    ranks: &[u16],
+    invariant: Invariant,
+    progress: &ProgressBar,
+) -> Result<Option<Outcome>, WorldError> {
+    let run = |sc: &Scenario, s: &Schedule| {
+        progress.inc(1);
+        run(sc, s)
+    };
     let same = |o: &Outcome, want: Option<(u8, u8)>| match (o.violation(), want) {
         (Some(v), Some(w)) => v.invariant == invariant && (v.vcpu, v.vector) == w,
         (Some(v), None) => v.invariant == invariant,

@@ -18,6 +18,7 @@
 mod bridge;
 
 pub mod apic;
+pub mod coverage;
 pub mod dut;
 pub mod explore;
 pub mod guest;

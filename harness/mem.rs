@@ -31,6 +31,7 @@
 //! pre-reserved, though it grows if a run outlives the reservation), and no operation
 //! panics on a bad address or CPU number: it returns a [`MemError`].
 
+use crate::coverage::{OrderWatch, Orders, NO_ACTOR};
 use std::fmt;
 
 /// Size of one memory word in bytes; every address must be a multiple of this.
@@ -315,6 +316,10 @@ pub struct Memory {
     log: Vec<Access>,
     logging: bool,
     cycle: u64,
+    /// Ordering coverage of the run, when watched ([`Memory::watch_orders`]).
+    watch: Option<Box<OrderWatch>>,
+    /// The vCPU whose KVM thread is acting, or [`NO_ACTOR`] ([`Memory::set_actor`]).
+    actor: u8,
 }
 
 impl Memory {
@@ -352,6 +357,8 @@ impl Memory {
             log: Vec::with_capacity(log_capacity),
             logging: true,
             cycle: 0,
+            watch: None,
+            actor: NO_ACTOR,
         }
     }
 
@@ -398,6 +405,25 @@ impl Memory {
     /// The access log, oldest first.
     pub fn log(&self) -> &[Access] {
         &self.log
+    }
+
+    /// Records ordering coverage from now on ([`crate::coverage`]): every visible write and
+    /// every read of the watched words updates `w`, whether logging is on or not.
+    pub fn watch_orders(&mut self, w: OrderWatch) {
+        self.watch = Some(Box::new(w));
+    }
+
+    /// The orders observed since [`Memory::watch_orders`] (none when not watched).
+    pub fn orders(&self) -> Orders {
+        self.watch
+            .as_ref()
+            .map_or(Orders::default(), |w| w.orders())
+    }
+
+    /// Names the vCPU whose KVM thread performs the next accesses ([`NO_ACTOR`]: none), for
+    /// the ordering coverage (which loads are a software sender's).
+    pub fn set_actor(&mut self, vcpu: u8) {
+        self.actor = vcpu;
     }
 
     /// Empties the access log (keeps its allocation).
@@ -450,6 +476,9 @@ impl Memory {
             AccessKind::Load
         };
         self.record(Agent::Host(cpu), kind, addr, v);
+        if let Some(w) = self.watch.as_deref_mut() {
+            w.on_read(Agent::Host(cpu), kind, addr, self.actor);
+        }
         Ok(v)
     }
 
@@ -602,6 +631,14 @@ impl Memory {
         let i = self.index(addr)?;
         let v = self.words[i];
         self.record(Agent::Rtl { core, port }, AccessKind::RtlRead, addr, v);
+        if let Some(w) = self.watch.as_deref_mut() {
+            w.on_read(
+                Agent::Rtl { core, port },
+                AccessKind::RtlRead,
+                addr,
+                self.actor,
+            );
+        }
         Ok(v)
     }
 
@@ -618,9 +655,17 @@ impl Memory {
     ) -> Result<(), MemError> {
         let i = self.index(addr)?;
         let m = mask_bits(mask);
-        let new = (self.words[i] & !m) | (data & m);
+        let old = self.words[i];
+        let new = (old & !m) | (data & m);
         self.words[i] = new;
         self.record(Agent::Rtl { core, port }, AccessKind::RtlWrite, addr, new);
+        self.watch_write(
+            Agent::Rtl { core, port },
+            AccessKind::RtlWrite,
+            addr,
+            old,
+            new,
+        );
         Ok(())
     }
 
@@ -643,6 +688,13 @@ impl Memory {
             addr,
             old | bits,
         );
+        self.watch_write(
+            Agent::Rtl { core, port },
+            AccessKind::RtlLockSet,
+            addr,
+            old,
+            old | bits,
+        );
         Ok(old)
     }
 
@@ -662,6 +714,13 @@ impl Memory {
             Agent::Rtl { core, port },
             AccessKind::RtlLockClear,
             addr,
+            old & !bits,
+        );
+        self.watch_write(
+            Agent::Rtl { core, port },
+            AccessKind::RtlLockClear,
+            addr,
+            old,
             old & !bits,
         );
         Ok(old)
@@ -728,9 +787,18 @@ impl Memory {
     fn commit(&mut self, cpu: u8, e: SbEntry) {
         let i = (e.addr / WORD_BYTES) as usize;
         let m = mask_bits(e.mask);
-        let new = (self.words[i] & !m) | (e.value & m);
+        let old = self.words[i];
+        let new = (old & !m) | (e.value & m);
         self.words[i] = new;
         self.record(Agent::Host(cpu), AccessKind::Commit, e.addr, new);
+        self.watch_write(Agent::Host(cpu), AccessKind::Commit, e.addr, old, new);
+    }
+
+    #[inline]
+    fn watch_write(&mut self, agent: Agent, kind: AccessKind, addr: u64, old: u64, new: u64) {
+        if let Some(w) = self.watch.as_deref_mut() {
+            w.on_write(agent, kind, addr, old, new, self.actor);
+        }
     }
 
     fn drain_oldest(&mut self, c: usize) -> bool {
@@ -764,6 +832,7 @@ impl Memory {
         let new = op(old);
         self.words[i] = new;
         self.record(Agent::Host(cpu), AccessKind::LockedRmw, addr, new);
+        self.watch_write(Agent::Host(cpu), AccessKind::LockedRmw, addr, old, new);
         Ok(old)
     }
 }

@@ -22,12 +22,14 @@
 //! from `scenario` (a bundled name, or the path of a scenario file, which must be unchanged),
 //! `hw` and `kvm`, they reproduce the run event for event.
 
-use crate::explore::{bounded_exhaustive, minimize, run, search, Shard};
+use crate::coverage::Orders;
+use crate::explore::{bounded_exhaustive_observed, minimize_observed, run, search_observed, Shard};
 use crate::ffi::HwConfig;
 use crate::kvm::{Knobs, KvmVariant};
 use crate::oracle::{Invariant, Violation};
 use crate::scenario::{self as scenario_file, ScenarioError, ScenarioFile};
 use crate::world::{Outcome, Policy, Scenario, Schedule, WorldError};
+use indicatif::ProgressBar;
 use std::fmt::{self, Write as _};
 use std::path::Path;
 use std::time::Instant;
@@ -295,6 +297,9 @@ pub struct Cell {
     pub ms: u64,
     /// Replay file written for the violation.
     pub replay: Option<String>,
+    /// Ordering coverage of the cell's searches: PCT up to the seed that found the violation
+    /// (all seeds when none did), then the exhaustive search; not the minimization.
+    pub orders: Orders,
 }
 
 impl Cell {
@@ -338,6 +343,17 @@ pub fn run_cell(
     kvm: &KvmRow,
     budget: &Budget,
 ) -> Result<Cell, WorldError> {
+    run_cell_observed(base, hw, kvm, budget, &ProgressBar::hidden())
+}
+
+/// [`run_cell`], ticking `runs` once per schedule run (minimization included).
+pub fn run_cell_observed(
+    base: &Scenario,
+    hw: &HwVariant,
+    kvm: &KvmRow,
+    budget: &Budget,
+    runs: &ProgressBar,
+) -> Result<Cell, WorldError> {
     let start = Instant::now();
     let sc = cell_scenario(base, hw, kvm);
     let mut cell = Cell {
@@ -353,19 +369,33 @@ pub fn run_cell(
         bounded_runs: 0,
         ms: 0,
         replay: None,
+        orders: Orders::default(),
     };
-    let found = search(&sc, budget.seeds, |s| Policy::Pct {
-        seed: s,
-        depth: budget.pct_depth,
-        steps: budget.pct_steps,
-    })?;
+    let (found, pct_orders) = search_observed(
+        &sc,
+        budget.seeds,
+        |s| Policy::Pct {
+            seed: s,
+            depth: budget.pct_depth,
+            steps: budget.pct_steps,
+        },
+        runs,
+    )?;
+    cell.orders = pct_orders;
     let found = match found {
         Some((seed, out)) => {
             cell.pct_runs = seed + 1;
             Some((out, FoundBy::Pct(seed)))
         }
         None => {
-            let r = bounded_exhaustive(&sc, budget.bound, budget.max_runs)?;
+            let r = bounded_exhaustive_observed(
+                &sc,
+                budget.bound,
+                budget.max_runs,
+                Shard::WHOLE,
+                runs,
+            )?;
+            cell.orders |= r.orders;
             cell.exhaustive_runs = r.runs + r.probe_runs;
             cell.complete = r.complete;
             cell.bounded_runs = r.bounded;
@@ -376,7 +406,7 @@ pub fn run_cell(
         let v = out.violation().cloned();
         cell.found_ranks = out.choices.len();
         let small = match &v {
-            Some(v) => minimize(&sc, &out.ranks(), v.invariant)?,
+            Some(v) => minimize_observed(&sc, &out.ranks(), v.invariant, runs)?,
             None => None,
         };
         let best = small.as_ref().unwrap_or(&out);
@@ -419,12 +449,48 @@ pub fn run_matrix(
     budget: &Budget,
     shard: Shard,
 ) -> Result<Matrix, WorldError> {
+    let hidden = ProgressBar::hidden();
+    run_matrix_observed(
+        scenario_name,
+        base,
+        hws,
+        kvms,
+        budget,
+        shard,
+        &hidden,
+        &hidden,
+    )
+}
+
+/// [`run_matrix`] with progress: `cells` gets its length (this shard's cells), a tick per
+/// cell done and the current cell as its message; `runs` is reset per cell and ticks once
+/// per schedule run.
+#[allow(clippy::too_many_arguments)]
+pub fn run_matrix_observed(
+    scenario_name: &str,
+    base: &Scenario,
+    hws: &[HwVariant],
+    kvms: &[KvmRow],
+    budget: &Budget,
+    shard: Shard,
+    cells_bar: &ProgressBar,
+    runs: &ProgressBar,
+) -> Result<Matrix, WorldError> {
     let start = Instant::now();
     let mut cells = Vec::with_capacity(hws.len() * kvms.len());
     // Cell k (hardware-major order) belongs to shard k % count.
     let pairs = hws.iter().flat_map(|h| kvms.iter().map(move |k| (h, k)));
-    for (_, (h, k)) in pairs.enumerate().filter(|(i, _)| shard.owns(*i)) {
-        cells.push(run_cell(base, h, k, budget)?);
+    let mine: Vec<_> = pairs
+        .enumerate()
+        .filter(|(i, _)| shard.owns(*i))
+        .map(|(_, p)| p)
+        .collect();
+    cells_bar.set_length(mine.len() as u64);
+    for (h, k) in mine {
+        cells_bar.set_message(format!("{} {}", h.name, k.name));
+        runs.reset();
+        cells.push(run_cell_observed(base, h, k, budget, runs)?);
+        cells_bar.inc(1);
     }
     Ok(Matrix {
         scenario: scenario_name.to_string(),
@@ -567,7 +633,8 @@ pub fn to_json(m: &Matrix) -> String {
             "{}\n    {{\"hw\": {}, \"kvm\": {}, \"verdict\": {}, \"invariants\": {{{}}}, \
              \"violation\": {}, \"found_by\": {}, \"schedules\": {}, \"pct_runs\": {}, \
              \"exhaustive_runs\": {}, \"complete\": {}, \"cycle_limit_runs\": {}, \"ms\": {}, \
-             \"replay\": {}, \"found_choices\": {}, \"ranks\": [{}]}}",
+             \"replay\": {}, \"found_choices\": {}, \"ranks\": [{}], \"ordering\": {}, \
+             \"ordering_unreached\": [{}]}}",
             if i == 0 { "" } else { "," },
             json_str(c.hw),
             json_str(c.kvm),
@@ -587,10 +654,42 @@ pub fn to_json(m: &Matrix) -> String {
             c.ms,
             json_opt_str(c.replay.as_deref()),
             c.found_ranks,
-            ranks
+            ranks,
+            c.orders.to_json(),
+            unreached_json(c.orders)
         );
     }
     s.push_str("\n  ]\n}\n");
+    s
+}
+
+/// The orders never observed, as JSON strings `"PAIR: A before B"`.
+pub fn unreached_json(o: Orders) -> String {
+    o.unreached()
+        .iter()
+        .map(|(p, ord)| json_str(&format!("{}: {ord}", p.name())))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Per cell, the ordering coverage table ([`Orders::table`]) under a `hw kvm: N of M orders
+/// reached` heading; unreached orders read `NOT REACHED`.
+pub fn ordering_tables(m: &Matrix) -> String {
+    let mut s = String::from(
+        "ordering coverage (A before B: A's write was globally visible before B read memory; \
+         docs/coverage.md)\n",
+    );
+    for c in &m.cells {
+        let total = 2 * crate::coverage::PAIRS.len();
+        let _ = writeln!(
+            s,
+            "{} {}: {} of {total} orders reached",
+            c.hw,
+            c.kvm,
+            c.orders.reached()
+        );
+        s.push_str(&c.orders.table("  "));
+    }
     s
 }
 

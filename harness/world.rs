@@ -28,6 +28,7 @@
 //! run is a pure function of scenario and schedule.
 
 use crate::apic::{irr_word, Icr, LogEntry};
+use crate::coverage::{OrderWatch, Orders, NO_ACTOR};
 use crate::dut::{Dut, DutError, DutEvent, NUM_CORES, PORT_IRR, PORT_TBL};
 use crate::ffi::{HwConfig, ModelKind};
 use crate::guest::{Guest, GuestOp, Program};
@@ -440,6 +441,9 @@ pub struct Outcome {
     pub log: Vec<Event>,
     /// Sends and acceptances.
     pub ledger: Ledger,
+    /// Orders of the protocol's conflicting accesses this run observed
+    /// ([`crate::coverage`]).
+    pub orders: Orders,
 }
 
 impl Outcome {
@@ -563,6 +567,7 @@ impl World {
         let layout = sc.kvm.layout;
         let mut mem = Memory::with_capacity(layout.mem_size(n as u8), NUM_CORES as u8 + 1, 8, 0);
         mem.set_logging(false);
+        mem.watch_orders(OrderWatch::new(&layout, n as u8));
         for v in 0..n as u8 {
             layout
                 .init_vcpu_on(&mut mem, v, sc.placement[usize::from(v)])
@@ -882,6 +887,7 @@ impl World {
             choices: self.choices,
             log: self.log,
             ledger: self.ledger,
+            orders: self.dut.mem.orders(),
         };
         Ok((outcome, self.lanes.take()))
     }
@@ -911,6 +917,12 @@ fn rank_to_index(rank: u16, default: usize, n: usize) -> usize {
 impl World {
     fn act(&mut self, a: Action, cycle: u64) -> Result<(), WorldError> {
         self.current = Some(a);
+        let actor = if let Action::Thread(v) = a {
+            v
+        } else {
+            NO_ACTOR
+        };
+        self.dut.mem.set_actor(actor);
         match a {
             Action::Thread(v) => {
                 let t = &mut self.threads[usize::from(v)];

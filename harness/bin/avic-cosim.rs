@@ -22,6 +22,11 @@
 //! - `avic-cosim minimize FILE [--out FILE]`: shrinks a replay file's schedule (fewer
 //!   deviations and cycles, same violation); never grows it.
 //!
+//! `matrix`, `explore` and `minimize` draw progress bars on stderr when it is a terminal
+//! (`--quiet`: never); stdout, the reports and the results are the same either way.
+//! `explore` prints the ordering coverage of its runs ([`avic_cosim::coverage`]), `matrix`
+//! with `--ordering`; both write it into `--json`.
+//!
 //! Exit codes: `matrix`, `run` and `explore` 0 when every invariant holds, 1 when one is
 //! violated; `minimize` 0 when written; `replay`
 //! 1 when the recorded violation is reproduced, 3 when it is not (the run holds or breaks
@@ -39,6 +44,8 @@ use avic_cosim::scenario::ScenarioFile;
 use avic_cosim::wave;
 use avic_cosim::world::{Outcome, Policy, Schedule, Verdict};
 use clap::{Parser, Subcommand};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -121,6 +128,12 @@ struct ExploreArgs {
     /// Where a violation's minimized replay file and waveform go.
     #[arg(long, value_name = "DIR", default_value = "out/replays")]
     replay_dir: PathBuf,
+    /// Write the search's summary and ordering coverage as JSON.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// No progress bars.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -130,6 +143,9 @@ struct MinimizeArgs {
     /// Where the minimized replay goes (default: over FILE).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -183,6 +199,13 @@ struct MatrixArgs {
     /// Only this job's cells, `I/N` (cell k in hardware-major order is shard k % N's).
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     shard: Option<Shard>,
+    /// Also print each cell's ordering coverage (which orders of the protocol's conflicting
+    /// accesses the search observed; always in --json).
+    #[arg(long)]
+    ordering: bool,
+    /// No progress bars.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -193,6 +216,29 @@ struct ReplayArgs {
     #[arg(long, value_name = "FILE.vcd|FILE.fst", value_parser = parse_wave)]
     wave: Option<String>,
 }
+
+/// Whether progress bars are drawn: stderr is a terminal and `--quiet` was not given.
+fn drawing(quiet: bool) -> bool {
+    !quiet && std::io::stderr().is_terminal()
+}
+
+/// A bar of `len` steps (a counting spinner when `None`), hidden unless `draw`.
+fn bar(draw: bool, len: Option<u64>, template: &str) -> ProgressBar {
+    if !draw {
+        return ProgressBar::hidden();
+    }
+    let b = match len {
+        Some(n) => ProgressBar::new(n),
+        None => ProgressBar::new_spinner(),
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        b.set_style(style);
+    }
+    b
+}
+
+const RUNS_BAR: &str = "{spinner} {prefix} {pos} schedules ({per_sec}) {elapsed}";
+const SEEDS_BAR: &str = "{prefix} [{bar:30}] {pos}/{len} PCT seeds ({per_sec}) {elapsed}";
 
 fn parse_shard(s: &str) -> Result<Shard, String> {
     s.parse()
@@ -381,14 +427,32 @@ fn run_matrix(a: MatrixArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     }
-    let mut m = match report::run_matrix(
+    let draw = drawing(a.quiet);
+    let multi = MultiProgress::new();
+    let cells_bar = bar(
+        draw,
+        Some(0),
+        "matrix [{bar:30}] {pos}/{len} cells, now {msg} {elapsed}",
+    );
+    let runs_bar = bar(draw, None, RUNS_BAR);
+    if draw {
+        let cb = multi.add(cells_bar.clone());
+        let rb = multi.add(runs_bar.clone());
+        drop((cb, rb));
+    }
+    let result = report::run_matrix_observed(
         spec,
         &file.scenario,
         &hws,
         &kvms,
         &budget,
         a.shard.unwrap_or(Shard::WHOLE),
-    ) {
+        &cells_bar,
+        &runs_bar,
+    );
+    runs_bar.finish_and_clear();
+    cells_bar.finish_and_clear();
+    let mut m = match result {
         Ok(m) => m,
         Err(e) => {
             eprintln!("avic-cosim matrix: simulation failed: {e}");
@@ -403,6 +467,9 @@ fn run_matrix(a: MatrixArgs) -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
     print!("{}", report::table(&m));
+    if a.ordering {
+        print!("{}", report::ordering_tables(&m));
+    }
     if m.violations() > 0 {
         println!("replay files: {}", a.replay_dir.display());
         if !a.no_wave {
@@ -637,45 +704,96 @@ fn run_explore(a: ExploreArgs) -> ExitCode {
     let seeds = a.seeds.unwrap_or(f.seeds);
     let bound = a.bound.unwrap_or(f.bound);
     let t = std::time::Instant::now();
+    let draw = drawing(a.quiet);
     // PCT seeds of this shard: seed k is the shard's when k % count == index.
     let mine = |k: u64| k * u64::from(shard.count) + u64::from(shard.index);
     let owned =
         (seeds + u64::from(shard.count) - 1 - u64::from(shard.index)) / u64::from(shard.count);
-    let found = explore::search(&sc, owned, |k| Policy::Pct {
-        seed: mine(k),
-        depth: 3,
-        steps: 100,
-    });
-    let (runs, complete, violation) = match found {
+    let seeds_bar = bar(draw, Some(owned), SEEDS_BAR);
+    seeds_bar.set_prefix("explore");
+    let found = explore::search_observed(
+        &sc,
+        owned,
+        |k| Policy::Pct {
+            seed: mine(k),
+            depth: 3,
+            steps: 100,
+        },
+        &seeds_bar,
+    );
+    seeds_bar.finish_and_clear();
+    let (runs, complete, violation, orders) = match found {
         Err(e) => {
             eprintln!("avic-cosim explore: simulation failed: {e}");
             return ExitCode::from(EXIT_SIM_ERROR);
         }
-        Ok(Some((k, out))) => {
+        Ok((Some((k, out)), orders)) => {
             println!("PCT seed {} violates", mine(k));
-            (k + 1, false, Some(out))
+            (k + 1, false, Some(out), orders)
         }
-        Ok(None) => match explore::bounded_exhaustive_shard(&sc, bound, a.max_runs, shard) {
-            Err(e) => {
-                eprintln!("avic-cosim explore: simulation failed: {e}");
-                return ExitCode::from(EXIT_SIM_ERROR);
+        Ok((None, pct_orders)) => {
+            let runs_bar = bar(draw, None, RUNS_BAR);
+            runs_bar.set_prefix(format!("explore: bounded exhaustive, bound {bound}:"));
+            let r = explore::bounded_exhaustive_observed(&sc, bound, a.max_runs, shard, &runs_bar);
+            runs_bar.finish_and_clear();
+            match r {
+                Err(e) => {
+                    eprintln!("avic-cosim explore: simulation failed: {e}");
+                    return ExitCode::from(EXIT_SIM_ERROR);
+                }
+                Ok(r) => {
+                    println!(
+                        "bounded exhaustive (bound {bound}, shard {shard}): {} schedules, {} subtrees, {}",
+                        r.runs,
+                        r.subtrees,
+                        if r.complete { "complete" } else { "partial" }
+                    );
+                    (
+                        owned + r.runs,
+                        r.complete,
+                        r.violation,
+                        pct_orders | r.orders,
+                    )
+                }
             }
-            Ok(r) => {
-                println!(
-                    "bounded exhaustive (bound {bound}, shard {shard}): {} schedules, {} subtrees, {}",
-                    r.runs,
-                    r.subtrees,
-                    if r.complete { "complete" } else { "partial" }
-                );
-                (owned + r.runs, r.complete, r.violation)
-            }
-        },
+        }
     };
     println!(
         "explored {runs} schedules in {:.1} s (shard {shard}, {} PCT seeds)",
         t.elapsed().as_secs_f64(),
         owned
     );
+    println!(
+        "ordering coverage: {} of {} orders reached (A before B: A's write was globally visible \
+         before B read memory; docs/coverage.md)",
+        orders.reached(),
+        2 * avic_cosim::coverage::PAIRS.len()
+    );
+    print!("{}", orders.table("  "));
+    if let Some(p) = &a.json {
+        let verdict = match violation.as_ref().and_then(|o| o.violation()) {
+            Some(v) => format!(
+                "{{\"invariant\": {}, \"vcpu\": {}, \"vector\": {}}}",
+                report::json_str(v.invariant.name()),
+                v.vcpu,
+                v.vector
+            ),
+            None => "null".to_string(),
+        };
+        let doc = format!(
+            "{{\n  \"format\": \"avic-cosim-explore\",\n  \"version\": 1,\n  \"scenario\": {},\n  \
+             \"shard\": \"{shard}\",\n  \"pct_seeds\": {owned},\n  \"bound\": {bound},\n  \
+             \"schedules\": {runs},\n  \"complete\": {complete},\n  \"violation\": {verdict},\n  \
+             \"ordering\": {},\n  \"ordering_unreached\": [{}]\n}}\n",
+            report::json_str(&a.cell.scenario),
+            orders.to_json(),
+            report::unreached_json(orders)
+        );
+        if let Err(e) = std::fs::write(p, doc) {
+            eprintln!("avic-cosim explore: --json {}: {e}", p.display());
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
     match violation {
         Some(out) => {
             if let Err(e) = save_counterexample(&a.cell.scenario, &f, &sc, &out, &a.replay_dir) {
@@ -705,7 +823,11 @@ fn run_minimize(a: MinimizeArgs) -> ExitCode {
         }
     };
     let devs = |r: &[u16]| r.iter().filter(|&&x| x != 0).count();
-    let min = match explore::minimize(&r.scenario(), &r.ranks, r.expect.invariant) {
+    let min_bar = bar(drawing(a.quiet), None, RUNS_BAR);
+    min_bar.set_prefix("minimize:");
+    let min = explore::minimize_observed(&r.scenario(), &r.ranks, r.expect.invariant, &min_bar);
+    min_bar.finish_and_clear();
+    let min = match min {
         Ok(Some(o)) => o,
         Ok(None) => {
             println!("NOT REPRODUCED: {name} does not violate {}", r.expect);
