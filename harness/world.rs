@@ -437,6 +437,9 @@ pub struct Outcome {
     pub cycles: u64,
     /// At each choice point: (rank chosen, number of enabled actions).
     pub choices: Vec<(u16, u16)>,
+    /// The cycle of each choice point (same indices as `choices`): a run that replays the
+    /// first `j` ranks of another repeats its first `choice_cycles[j]` cycles.
+    pub choice_cycles: Vec<u32>,
     /// The event log.
     pub log: Vec<Event>,
     /// Sends and acceptances.
@@ -485,6 +488,7 @@ pub struct World {
     ledger: Ledger,
     log: Vec<Event>,
     choices: Vec<(u16, u16)>,
+    choice_cycles: Vec<u32>,
     current: Option<Action>,
     acted_at: Vec<u64>,
     rtl_seen: usize,
@@ -650,6 +654,7 @@ impl World {
             ledger: Ledger::new(n),
             log: Vec::with_capacity(4096),
             choices: Vec::with_capacity(512),
+            choice_cycles: Vec::with_capacity(512),
             current: None,
             acted_at: Vec::with_capacity(512),
             rtl_seen: 0,
@@ -826,6 +831,7 @@ impl World {
         };
         let rank = index_to_rank(idx, default);
         self.choices.push((rank as u16, n as u16));
+        self.choice_cycles.push(self.dut.cycle() as u32);
         idx
     }
 
@@ -885,6 +891,7 @@ impl World {
             verdict,
             cycles,
             choices: self.choices,
+            choice_cycles: self.choice_cycles,
             log: self.log,
             ledger: self.ledger,
             orders: self.dut.mem.orders(),
