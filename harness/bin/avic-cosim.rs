@@ -35,6 +35,7 @@ use avic_cosim::explore::{self, Shard};
 use avic_cosim::ffi::{HwConfig, ModelKind};
 use avic_cosim::mem::Memory;
 use avic_cosim::report::{self, Budget, HwVariant, KvmRow, Replay};
+use avic_cosim::rtl::{Flavor, Rtl, RtlOptions, UserRtl};
 use avic_cosim::scenario::ScenarioFile;
 use avic_cosim::wave;
 use avic_cosim::world::{Outcome, Policy, Schedule, Verdict};
@@ -76,6 +77,49 @@ enum Cmd {
     Minimize(MinimizeArgs),
 }
 
+/// Bring your own RTL: the design the runs simulate instead of the bundled `rtl/`.
+#[derive(clap::Args, Debug, Clone)]
+struct RtlArgs {
+    /// Your implementation of the port contract (docs/port-contract.md): a Verilator file
+    /// list (sources relative to it, +incdir+, +define+, -y, -v, -f). Verilated and compiled on
+    /// first use, then taken from the cache ($AVIC_COSIM_CACHE, else ~/.cache/avic-cosim).
+    #[arg(long, value_name = "FILELIST.f", requires = "top")]
+    rtl: Option<PathBuf>,
+    /// Top module of `--rtl`.
+    #[arg(long, value_name = "NAME", requires = "rtl")]
+    top: Option<String>,
+}
+
+impl RtlArgs {
+    /// The RTL to run: bundled, or the user's with the builds in `flavors` ready (built or
+    /// taken from the cache now, so that a design that does not build is an input error).
+    fn load(&self, cmd: &str, flavors: &[Flavor]) -> Result<Rtl, ExitCode> {
+        let (Some(f), Some(top)) = (&self.rtl, &self.top) else {
+            return Ok(Rtl::Bundled);
+        };
+        let fail = |e: &dyn std::fmt::Display| {
+            eprintln!("avic-cosim {cmd}: --rtl: {e}");
+            ExitCode::from(EXIT_USAGE)
+        };
+        let u = UserRtl::from_filelist(f, top, &RtlOptions::default()).map_err(|e| fail(&e))?;
+        for &fl in flavors {
+            let lib = u.load(fl).map_err(|e| fail(&e))?;
+            let i = lib.info();
+            let how = if i.cache_hit {
+                format!("cache hit ({:.2} s)", i.seconds)
+            } else {
+                format!("built in {:.1} s", i.seconds)
+            };
+            println!(
+                "rtl: top {top} from {} ({fl:?} build): {how}: {}",
+                f.display(),
+                i.so.display()
+            );
+        }
+        Ok(Rtl::User(u))
+    }
+}
+
 /// The cell a `run` or `explore` works on.
 #[derive(clap::Args, Debug)]
 struct CellArgs {
@@ -88,6 +132,8 @@ struct CellArgs {
     /// KVM variant or barrier ablation (default: the scenario's).
     #[arg(long, value_name = "NAME", value_parser = parse_kvm)]
     kvm: Option<KvmRow>,
+    #[command(flatten)]
+    rtl: RtlArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -130,6 +176,8 @@ struct MinimizeArgs {
     /// Where the minimized replay goes (default: over FILE).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    rtl: RtlArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -183,6 +231,8 @@ struct MatrixArgs {
     /// Only this job's cells, `I/N` (cell k in hardware-major order is shard k % N's).
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     shard: Option<Shard>,
+    #[command(flatten)]
+    rtl: RtlArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -192,6 +242,8 @@ struct ReplayArgs {
     /// Write the run's waveform (.vcd or .fst) and its .gtkw.
     #[arg(long, value_name = "FILE.vcd|FILE.fst", value_parser = parse_wave)]
     wave: Option<String>,
+    #[command(flatten)]
+    rtl: RtlArgs,
 }
 
 fn parse_shard(s: &str) -> Result<Shard, String> {
@@ -356,13 +408,17 @@ fn dedup<T: PartialEq + Copy>(items: &[T], all: &[T]) -> Vec<T> {
 
 fn run_matrix(a: MatrixArgs) -> ExitCode {
     let spec = &a.scenario;
-    let file: ScenarioFile = match report::load_scenario(spec) {
+    let mut file: ScenarioFile = match report::load_scenario(spec) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("avic-cosim matrix: --scenario: {e}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    match a.rtl.load("matrix", &[Flavor::Plain]) {
+        Ok(rtl) => file.scenario.rtl = rtl,
+        Err(code) => return code,
+    }
     let hws = dedup(&a.hw, &report::hw_variants());
     let kvms = dedup(&a.kvm, &report::KVM_ROWS);
     let of_file = Budget::of(&file);
@@ -455,13 +511,17 @@ fn run_replay(a: ReplayArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let r = match Replay::parse(&name, &text) {
+    let mut r = match Replay::parse(&name, &text) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("avic-cosim replay: {e}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    match a.rtl.load("replay", &wave_flavors(a.wave.is_some())) {
+        Ok(rtl) => r.base.rtl = rtl,
+        Err(code) => return code,
+    }
     println!(
         "replay {name}: scenario {}, hw {}, kvm {}, {} recorded choices",
         r.scenario,
@@ -550,6 +610,16 @@ fn run_maybe_traced(
     }
 }
 
+/// The builds of a user's RTL a command needs up front: plain, and the traced one
+/// `wave::record` uses when a waveform is asked for.
+fn wave_flavors(wave: bool) -> Vec<Flavor> {
+    if wave {
+        vec![Flavor::Plain, Flavor::Vcd]
+    } else {
+        vec![Flavor::Plain]
+    }
+}
+
 /// The scenario file and the cell's scenario with `--hw` / `--kvm` applied.
 fn cell(c: &CellArgs) -> Result<(ScenarioFile, avic_cosim::world::Scenario), String> {
     let f = report::load_scenario(&c.scenario).map_err(|e| format!("--scenario: {e}"))?;
@@ -595,13 +665,17 @@ fn verdict_exit(v: &Verdict) -> ExitCode {
 }
 
 fn run_one(a: RunArgs) -> ExitCode {
-    let (_, sc) = match cell(&a.cell) {
+    let (_, mut sc) = match cell(&a.cell) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("avic-cosim run: {e}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    match a.cell.rtl.load("run", &wave_flavors(a.wave.is_some())) {
+        Ok(rtl) => sc.rtl = rtl,
+        Err(code) => return code,
+    }
     let sched = match a.seed {
         Some(seed) => Schedule {
             prefix: Vec::new(),
@@ -626,13 +700,20 @@ fn run_one(a: RunArgs) -> ExitCode {
 }
 
 fn run_explore(a: ExploreArgs) -> ExitCode {
-    let (f, sc) = match cell(&a.cell) {
+    let (mut f, mut sc) = match cell(&a.cell) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("avic-cosim explore: {e}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    match a.cell.rtl.load("explore", &[Flavor::Plain]) {
+        Ok(rtl) => {
+            f.scenario.rtl = rtl.clone();
+            sc.rtl = rtl;
+        }
+        Err(code) => return code,
+    }
     let shard = a.shard.unwrap_or(Shard::WHOLE);
     let seeds = a.seeds.unwrap_or(f.seeds);
     let bound = a.bound.unwrap_or(f.bound);
@@ -694,7 +775,7 @@ fn run_explore(a: ExploreArgs) -> ExitCode {
 
 fn run_minimize(a: MinimizeArgs) -> ExitCode {
     let name = a.file.display().to_string();
-    let r = match std::fs::read_to_string(&a.file)
+    let mut r = match std::fs::read_to_string(&a.file)
         .map_err(|e| format!("{name}: {e}"))
         .and_then(|t| Replay::parse(&name, &t).map_err(|e| e.to_string()))
     {
@@ -704,6 +785,10 @@ fn run_minimize(a: MinimizeArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    match a.rtl.load("minimize", &[Flavor::Plain]) {
+        Ok(rtl) => r.base.rtl = rtl,
+        Err(code) => return code,
+    }
     let devs = |r: &[u16]| r.iter().filter(|&&x| x != 0).count();
     let min = match explore::minimize(&r.scenario(), &r.ranks, r.expect.invariant) {
         Ok(Some(o)) => o,
