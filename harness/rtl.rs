@@ -39,7 +39,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 /// Sources of the shared object, embedded so an installed binary can build without the repo.
 const EMBEDDED: &[(&str, &str)] = &[
     ("user_model.cpp", include_str!("../bindings/user_model.cpp")),
-    ("include/model_impl.h", include_str!("../bindings/model_impl.h")),
+    (
+        "include/model_impl.h",
+        include_str!("../bindings/model_impl.h"),
+    ),
     ("include/vl_hooks.h", include_str!("../bindings/vl_hooks.h")),
     ("include/user_api.h", include_str!("../bindings/user_api.h")),
     ("include/responder.h", include_str!("../tb/cpp/responder.h")),
@@ -377,7 +380,9 @@ impl UserRtl {
         let t = Instant::now();
         fs::create_dir_all(&self.cache).map_err(io_err(&self.cache))?;
         let key = hex(&Sha256::digest(format!("{}|{}", self.key, flavor.name())));
-        let entry = self.cache.join(format!("model-{}-{}", flavor.name(), &key[..32]));
+        let entry = self
+            .cache
+            .join(format!("model-{}-{}", flavor.name(), &key[..32]));
         let so = entry.join("model.so");
         let mut cache_hit = so.exists();
         if !cache_hit {
@@ -489,14 +494,19 @@ impl UserRtl {
         }
         let runtime = runtime_lib(&self.cache, &tools)?;
         let mut link = Command::new(&tools.cxx);
-        link.args(["-shared", "-fPIC", "-Wl,-Bsymbolic", "-Wl,--exclude-libs,ALL"])
-            .arg("-o")
-            .arg(dir.join("model.so"))
-            .arg(&shim_o)
-            .arg(&model_o)
-            .arg(&runtime)
-            .args(["-lz", "-lpthread"])
-            .env("LC_ALL", "C");
+        link.args([
+            "-shared",
+            "-fPIC",
+            "-Wl,-Bsymbolic",
+            "-Wl,--exclude-libs,ALL",
+        ])
+        .arg("-o")
+        .arg(dir.join("model.so"))
+        .arg(&shim_o)
+        .arg(&model_o)
+        .arg(&runtime)
+        .args(["-lz", "-lpthread"])
+        .env("LC_ALL", "C");
         let o = run(&mut link, &tools.cxx)?;
         log(dir, "link", &o);
         if !o.status.success() {
@@ -762,10 +772,7 @@ impl Tools {
         if !o.status.success() || !include.join("verilated.cpp").is_file() {
             return Err(RtlError::ToolMissing {
                 tool: verilator.display().to_string(),
-                msg: format!(
-                    "its runtime sources are not in `{}`",
-                    include.display()
-                ),
+                msg: format!("its runtime sources are not in `{}`", include.display()),
             });
         }
         let cxx = cxx_cmd();
@@ -787,7 +794,10 @@ fn design_key(d: &Design, top: &str) -> Result<String, RtlError> {
         h.update((b.len() as u64).to_le_bytes());
         h.update(b);
     };
-    field(&mut h, format!("avic-cosim user model abi {ABI_VERSION}").as_bytes());
+    field(
+        &mut h,
+        format!("avic-cosim user model abi {ABI_VERSION}").as_bytes(),
+    );
     field(&mut h, env!("CARGO_PKG_VERSION").as_bytes());
     for (name, text) in EMBEDDED {
         field(&mut h, name.as_bytes());

@@ -10,12 +10,12 @@
 
 use avic_cosim::dut::DutEvent;
 use avic_cosim::explore::{self, bounded_exhaustive, search};
+use avic_cosim::ffi::HwConfig;
 use avic_cosim::kvm::KvmVariant;
 use avic_cosim::oracle::Invariant;
 use avic_cosim::rtl::{Flavor, Rtl, RtlError, RtlOptions, UserRtl};
 use avic_cosim::scenario::apm;
 use avic_cosim::world::{Event, Policy, Scenario, Schedule};
-use avic_cosim::ffi::HwConfig;
 use rstest::rstest;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -82,10 +82,10 @@ fn the_user_rtl_is_what_runs(#[case] variant: KvmVariant) {
         (v.invariant, v.vcpu, v.vector),
         (Invariant::LostWakeup, 1, V)
     );
-    assert!(out.log.iter().any(|e| matches!(
-        e,
-        Event::Rtl(DutEvent::DoorbellDropped { core: 1, .. })
-    )));
+    assert!(out
+        .log
+        .iter()
+        .any(|e| matches!(e, Event::Rtl(DutEvent::DoorbellDropped { core: 1, .. }))));
 }
 
 /// Cycle for cycle, the reordered user RTL with APM inputs behaves as the bundled RTL with the
@@ -177,10 +177,16 @@ fn the_command_line_runs_the_user_rtl_with_a_waveform() {
         "{out}{}",
         text(&o.stderr)
     );
-    assert!(out.contains("rtl: top reordered_top from tb/rtl/reordered.f (Plain build)"), "{out}");
+    assert!(
+        out.contains("rtl: top reordered_top from tb/rtl/reordered.f (Plain build)"),
+        "{out}"
+    );
     assert!(out.contains("(Vcd build)"), "{out}");
     let trace = std::fs::read_to_string(&vcd).unwrap();
-    assert!(trace.contains("u_avic_top"), "the trace has the wrapper's hierarchy");
+    assert!(
+        trace.contains("u_avic_top"),
+        "the trace has the wrapper's hierarchy"
+    );
 }
 
 /// `matrix --rtl`: the APM cell of V4 holds on the bundled RTL (tb/cli.rs) and is violated on
@@ -230,10 +236,16 @@ fn design(files: &[(&str, &str)]) -> tempfile::TempDir {
 
 /// The bundled sources as absolute paths, one a line, for file lists in temporary directories.
 fn bundled_sources() -> String {
-    ["avic_pkg", "avic_ipi_sender", "avic_irq_eval", "avic_core", "avic_top"]
-        .iter()
-        .map(|m| format!("{}\n", repo(&format!("rtl/{m}.sv")).display()))
-        .collect()
+    [
+        "avic_pkg",
+        "avic_ipi_sender",
+        "avic_irq_eval",
+        "avic_core",
+        "avic_top",
+    ]
+    .iter()
+    .map(|m| format!("{}\n", repo(&format!("rtl/{m}.sv")).display()))
+    .collect()
 }
 
 fn rtl_error(args: &[&str], cache: &Path) -> String {
@@ -248,7 +260,10 @@ fn rtl_error(args: &[&str], cache: &Path) -> String {
 #[test]
 fn a_syntax_error_names_the_file_and_line() {
     let d = design(&[
-        ("bad.sv", "module bad (\n  input logic clk_i\n);\n  logic x\nendmodule\n"),
+        (
+            "bad.sv",
+            "module bad (\n  input logic clk_i\n);\n  logic x\nendmodule\n",
+        ),
         ("bad.f", "bad.sv\n"),
     ]);
     let f = d.path().join("bad.f");
@@ -256,8 +271,17 @@ fn a_syntax_error_names_the_file_and_line() {
         &["run", "--rtl", f.to_str().unwrap(), "--top", "bad"],
         d.path(),
     );
-    assert!(err.contains(&format!("--rtl: {}: Verilator failed (top `bad`)", f.display())), "{err}");
-    assert!(err.contains("%Error: ") && err.contains("bad.sv:5:"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "--rtl: {}: Verilator failed (top `bad`)",
+            f.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("%Error: ") && err.contains("bad.sv:5:"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -281,7 +305,10 @@ fn a_missing_port_of_the_contract_is_named() {
     let no_eoi = wrapper
         .replace(eoi_port, "")
         .replace("module reordered_top", "module no_eoi_top")
-        .replace(".eoi_i                (eoi_i)", ".eoi_i                ('0)");
+        .replace(
+            ".eoi_i                (eoi_i)",
+            ".eoi_i                ('0)",
+        );
     let d = design(&[
         ("no_eoi_top.sv", &no_eoi),
         ("n.f", &format!("{}no_eoi_top.sv\n", bundled_sources())),
@@ -336,11 +363,16 @@ fn a_missing_verilator_says_how_to_install_it() {
 
 #[test]
 fn library_errors_name_the_file_list() {
-    let d = design(&[("o.f", "x.sv\n-unknown-flag\n"), ("x.sv", "module x; endmodule\n")]);
-    let e = UserRtl::from_filelist(&d.path().join("o.f"), "x", &RtlOptions::default())
-        .unwrap_err();
+    let d = design(&[
+        ("o.f", "x.sv\n-unknown-flag\n"),
+        ("x.sv", "module x; endmodule\n"),
+    ]);
+    let e = UserRtl::from_filelist(&d.path().join("o.f"), "x", &RtlOptions::default()).unwrap_err();
     assert!(matches!(e, RtlError::Filelist { line: 2, .. }), "{e}");
-    assert!(e.to_string().contains("unsupported option `-unknown-flag`"), "{e}");
+    assert!(
+        e.to_string().contains("unsupported option `-unknown-flag`"),
+        "{e}"
+    );
 }
 
 /// A fresh cache, two command-line processes and two threads of this process all wanting the
@@ -379,7 +411,11 @@ fn concurrent_builders_share_a_fresh_cache() {
     for p in [p1, p2] {
         let o = p.wait_with_output().unwrap();
         let out = text(&o.stdout);
-        assert!(matches!(o.status.code(), Some(0 | 1)), "{out}{}", text(&o.stderr));
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "{out}{}",
+            text(&o.stderr)
+        );
         built += usize::from(out.contains("(Plain build): built in"));
     }
     let mut sos = Vec::new();
@@ -395,7 +431,9 @@ fn concurrent_builders_share_a_fresh_cache() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    let entries = names.iter().filter(|n| n.starts_with("model-plain-") && !n.ends_with(".lock"));
+    let entries = names
+        .iter()
+        .filter(|n| n.starts_with("model-plain-") && !n.ends_with(".lock"));
     assert_eq!(entries.count(), 1, "{names:?}");
     assert_eq!(
         std::fs::read_dir(cache.path().join("tmp")).unwrap().count(),
@@ -403,5 +441,9 @@ fn concurrent_builders_share_a_fresh_cache() {
         "no build directory left behind"
     );
     let o = cosim(&args, cache.path());
-    assert!(text(&o.stdout).contains("(Plain build): cache hit"), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains("(Plain build): cache hit"),
+        "{}",
+        text(&o.stdout)
+    );
 }
