@@ -30,6 +30,7 @@ lint: deps deps-lint rtl-lint synth
 
 rtl-lint:
 	verilator --lint-only -Wall -f $(RTL_F) --top-module avic_top
+	verilator --lint-only -Wall -F tb/rtl/reordered.f --top-module reordered_top
 
 synth:
 	yosys -q -p 'read_verilog -sv -DSYNTHESIS $(RTL); synth -top avic_top; tee -o target/yosys-stat.txt stat' >/dev/null
