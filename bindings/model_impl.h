@@ -87,6 +87,7 @@ public:
   ModelCore& operator=(const ModelCore&) = delete;
 
   VerilatedContext* context() { return ctx_.get(); }
+  V& top() { return *top_; }
 
   void step(const TopIn& in, TopOut& out) {
     Verilated::threadContextp(ctx_.get());

@@ -40,9 +40,12 @@ struct AvicUserApiV1 {
   uint32_t (*auto_in_flight)(const void* m);
   const char* (*run_autonomous)(void* m, const avic::TopIn* in, uint64_t n,
                                 const avic::AutoStop* stop, avic::TopOut* out, uint64_t* ran);
-  // Writes the instance's coverage counters (Verilator's coverage.dat format); an error when
-  // the model was not verilated with --coverage.
-  const char* (*write_coverage)(void* m, const char* path);
+  // Coverage builds (0 points otherwise): the number of counters; adds an instance's counters
+  // to acc[0..n); writes acc (saturated to 32 bits) in Verilator's coverage.dat format through
+  // a fresh instance (error string owned by the calling thread).
+  size_t (*coverage_points)(void);
+  void (*coverage_add)(void* m, uint64_t* acc, size_t n);
+  const char* (*coverage_write)(const uint64_t* acc, size_t n, const char* path);
 };
 
 const AvicUserApiV1* avic_user_model_api_v1(void);

@@ -6,6 +6,7 @@
 // flavor (0 none, 1 VCD, 2 FST); VM_COVERAGE=1 builds with Verilator's coverage counters.
 
 #include <exception>
+#include <utility>
 #include <string>
 
 #include "VavicUser.h"
@@ -16,12 +17,19 @@
 #include "verilated_fst_c.h"
 #endif
 #if VM_COVERAGE
+#include "VavicUser__Syms.h"
+#include "VavicUser___024root.h"
 #include "verilated_cov.h"
 #endif
 #include "avic-cosim/bindings/ffi.rs.h"
 #include "model_impl.h"
 #include "user_api.h"
 #include "vl_hooks.h"
+
+// Coverage builds: whether a model being constructed registers its coverage points (the
+// verilated __vlCoverInsert is patched to test this, see harness/rtl.rs patch_cover_insert).
+// Only the instance that writes the merged counters needs them registered.
+thread_local bool avic_cov_register = true;
 
 namespace {
 
@@ -53,9 +61,17 @@ const char* guard(void* p, F&& f) {
   return i.err.c_str();
 }
 
+// Clears avic_cov_register for a scope (counting instances), restoring it after.
+struct NoRegister {
+  bool saved = avic_cov_register;
+  NoRegister() { avic_cov_register = false; }
+  ~NoRegister() { avic_cov_register = saved; }
+};
+
 void* create(const char** err) {
   static thread_local std::string e;
   try {
+    NoRegister no_register;
     return new Inst;
   } catch (const std::exception& x) {
     e = x.what();
@@ -106,16 +122,54 @@ const char* run_autonomous(void* p, const avic::TopIn* in, uint64_t n,
   return guard(p, [&](Inst& i) { *ran = i.m.run_autonomous(*in, n, *stop, *out); });
 }
 
-const char* write_coverage(void* p, const char* path) {
-  return guard(p, [&](Inst& i) {
 #if VM_COVERAGE
-    i.m.context()->coveragep()->write(path);
+// The model's coverage counters (Verilator 5: std::atomic<uint32_t> __Vcoverage[N] in its
+// symbol table).
+auto& counters(Inst& i) { return i.m.top().rootp->vlSymsp->__Vcoverage; }
+constexpr size_t kPoints =
+    sizeof(std::declval<VavicUser__Syms&>().__Vcoverage) /
+    sizeof(std::declval<VavicUser__Syms&>().__Vcoverage[0]);
 #else
-    (void)i;
-    (void)path;
-    throw std::runtime_error("this model was not built with coverage");
+constexpr size_t kPoints = 0;
 #endif
-  });
+
+size_t coverage_points() { return kPoints; }
+
+void coverage_add(void* p, uint64_t* acc, size_t n) {
+#if VM_COVERAGE
+  auto& c = counters(*static_cast<Inst*>(p));
+  for (size_t k = 0; k < n && k < kPoints; ++k) acc[k] += c[k].load(std::memory_order_relaxed);
+#else
+  (void)p;
+  (void)acc;
+  (void)n;
+#endif
+}
+
+const char* coverage_write(const uint64_t* acc, size_t n, const char* path) {
+  static thread_local std::string e;
+  try {
+#if VM_COVERAGE
+    Inst i;
+    auto& c = counters(i);
+    for (size_t k = 0; k < kPoints; ++k) {
+      const uint64_t v = k < n ? acc[k] : 0;
+      c[k].store(v > 0xFFFFFFFFull ? 0xFFFFFFFFu : static_cast<uint32_t>(v));
+    }
+    i.m.context()->coveragep()->write(path);
+    return nullptr;
+#else
+    (void)acc;
+    (void)n;
+    (void)path;
+    e = "this model was not built with coverage";
+#endif
+  } catch (const std::exception& x) {
+    e = x.what();
+  } catch (...) {
+    e = "unknown C++ exception writing coverage";
+  }
+  return e.c_str();
 }
 
 const AvicUserApiV1 kApi = {
@@ -134,7 +188,9 @@ const AvicUserApiV1 kApi = {
     auto_word,
     auto_in_flight,
     run_autonomous,
-    write_coverage,
+    coverage_points,
+    coverage_add,
+    coverage_write,
 };
 
 }  // namespace

@@ -9,9 +9,10 @@
 
 use crate::ffi::{self, AutoStop, CoreIn, HwConfig, ModelKind, PortReq, TopIn, TopOut};
 use crate::mem::{MemError, Memory};
-use crate::rtl::{Flavor, Rtl, RtlError, UserModel};
+use crate::rtl::{Coverage, Flavor, Rtl, RtlError, UserModel};
 use cxx::UniquePtr;
 use std::fmt;
+use std::sync::Arc;
 
 impl AutoStop {
     /// Return to Rust after any cycle with an event: exit, doorbell, interrupt taken, doorbell
@@ -194,7 +195,16 @@ struct Flight {
 /// Both take the same port structs; the per-cycle cost of the choice is one branch.
 enum Backend {
     Bundled(UniquePtr<ffi::Model>),
-    User(UserModel),
+    /// With the coverage its counters go to when dropped.
+    User(UserModel, Option<Arc<Coverage>>),
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        if let Backend::User(m, Some(c)) = self {
+            c.absorb(m);
+        }
+    }
 }
 
 impl Backend {
@@ -202,7 +212,7 @@ impl Backend {
     fn step(&mut self, inp: &TopIn, out: &mut TopOut) -> Result<(), String> {
         match self {
             Backend::Bundled(m) => m.pin_mut().step(inp, out).map_err(|e| e.what().to_string()),
-            Backend::User(m) => m.step(inp, out),
+            Backend::User(m, _) => m.step(inp, out),
         }
     }
 
@@ -212,7 +222,7 @@ impl Backend {
                 .pin_mut()
                 .step_n(inp, n, out)
                 .map_err(|e| e.what().to_string()),
-            Backend::User(m) => m.step_n(inp, n, out),
+            Backend::User(m, _) => m.step_n(inp, n, out),
         }
     }
 
@@ -222,14 +232,14 @@ impl Backend {
                 .pin_mut()
                 .open_trace(path)
                 .map_err(|e| e.what().to_string()),
-            Backend::User(m) => m.open_trace(path),
+            Backend::User(m, _) => m.open_trace(path),
         }
     }
 
     fn close_trace(&mut self) {
         match self {
             Backend::Bundled(m) => m.pin_mut().close_trace(),
-            Backend::User(m) => m.close_trace(),
+            Backend::User(m, _) => m.close_trace(),
         }
     }
 
@@ -237,28 +247,28 @@ impl Backend {
     fn cycles(&self) -> u64 {
         match self {
             Backend::Bundled(m) => m.cycles(),
-            Backend::User(m) => m.cycles(),
+            Backend::User(m, _) => m.cycles(),
         }
     }
 
     fn auto_load(&mut self, words: &[u64]) {
         match self {
             Backend::Bundled(m) => m.pin_mut().auto_load(words),
-            Backend::User(m) => m.auto_load(words),
+            Backend::User(m, _) => m.auto_load(words),
         }
     }
 
     fn auto_word(&self, addr: u64) -> Result<u64, String> {
         match self {
             Backend::Bundled(m) => m.auto_word(addr).map_err(|e| e.what().to_string()),
-            Backend::User(m) => m.auto_word(addr),
+            Backend::User(m, _) => m.auto_word(addr),
         }
     }
 
     fn auto_in_flight(&self) -> u32 {
         match self {
             Backend::Bundled(m) => m.auto_in_flight(),
-            Backend::User(m) => m.auto_in_flight(),
+            Backend::User(m, _) => m.auto_in_flight(),
         }
     }
 
@@ -274,7 +284,7 @@ impl Backend {
                 .pin_mut()
                 .run_autonomous(inp, n, stop, out)
                 .map_err(|e| e.what().to_string()),
-            Backend::User(m) => m.run_autonomous(inp, n, stop, out),
+            Backend::User(m, _) => m.run_autonomous(inp, n, stop, out),
         }
     }
 }
@@ -321,7 +331,17 @@ impl Dut {
             ),
             Rtl::User(u) => {
                 let lib = u.load(Flavor::from(kind))?;
-                Backend::User(UserModel::new(lib).map_err(DutError::Setup)?)
+                Backend::User(UserModel::new(lib).map_err(DutError::Setup)?, None)
+            }
+            Rtl::Coverage(c) if kind == ModelKind::Plain => {
+                Backend::User(c.instance().map_err(DutError::Setup)?, Some(c.clone()))
+            }
+            Rtl::Coverage(c) if c.rtl().is_bundled() => Backend::Bundled(
+                ffi::new_model(kind).map_err(|e| DutError::Setup(e.what().to_string()))?,
+            ),
+            Rtl::Coverage(c) => {
+                let lib = c.rtl().load(Flavor::from(kind))?;
+                Backend::User(UserModel::new(lib).map_err(DutError::Setup)?, None)
             }
         };
         Dut::from_backend(model, cfg, mem)
@@ -329,7 +349,7 @@ impl Dut {
 
     /// A user's model instance (for example of a coverage build), reset with `cfg`, over `mem`.
     pub fn with_user_model(model: UserModel, cfg: HwConfig, mem: Memory) -> Result<Self, DutError> {
-        Dut::from_backend(Backend::User(model), cfg, mem)
+        Dut::from_backend(Backend::User(model, None), cfg, mem)
     }
 
     fn from_backend(model: Backend, cfg: HwConfig, mem: Memory) -> Result<Self, DutError> {

@@ -24,25 +24,36 @@ pub fn run(sc: &Scenario, sched: &Schedule) -> Result<Outcome, WorldError> {
     World::new(sc, ModelKind::Plain)?.run(sched)
 }
 
+/// Seeds run between two checks for a violation.
+const SEARCH_BATCH: u64 = 64;
+
 /// Tries `policy(seed)` for seeds `0..runs` in parallel; the violating outcome of the lowest
-/// seed.
+/// seed. Seeds run in whole batches of 64, so the set of runs made (and, on a coverage model,
+/// the counters merged, see [`crate::rtl::Coverage`]) is the same whatever the thread count.
 pub fn search(
     sc: &Scenario,
     runs: u64,
     policy: impl Fn(u64) -> Policy + Sync,
 ) -> Result<Option<(u64, Outcome)>, WorldError> {
-    (0..runs)
-        .into_par_iter()
-        .map(|seed| {
-            let sched = Schedule {
-                prefix: Vec::new(),
-                policy: policy(seed),
-            };
-            run(sc, &sched).map(|o| o.violation().is_some().then_some((seed, o)))
-        })
-        .find_first(|r| !matches!(r, Ok(None)))
-        .transpose()
-        .map(Option::flatten)
+    let mut start = 0;
+    while start < runs {
+        let end = (start + SEARCH_BATCH).min(runs);
+        let batch: Vec<Result<Option<(u64, Outcome)>, WorldError>> = (start..end)
+            .into_par_iter()
+            .map(|seed| {
+                let sched = Schedule {
+                    prefix: Vec::new(),
+                    policy: policy(seed),
+                };
+                run(sc, &sched).map(|o| o.violation().is_some().then_some((seed, o)))
+            })
+            .collect();
+        if let Some(r) = batch.into_iter().find(|r| !matches!(r, Ok(None))) {
+            return r;
+        }
+        start = end;
+    }
+    Ok(None)
 }
 
 /// One part of a search split across jobs: subtrees `k` with `k % count == index`.

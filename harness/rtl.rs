@@ -224,6 +224,16 @@ impl Flavor {
         }
     }
 
+    /// Compiler flags after [`CXX_FLAGS`]: the coverage build's generated code is several
+    /// times larger, so it is compiled at -O1 (built in half the time at -O3's; it counts, it need
+    /// not race).
+    fn extra_cxx(self) -> &'static [&'static str] {
+        match self {
+            Flavor::Coverage => &["-O1"],
+            _ => &[],
+        }
+    }
+
     fn defines(self) -> [&'static str; 2] {
         match self {
             Flavor::Plain => ["-DAVIC_USER_TRACE=0", "-DVM_COVERAGE=0"],
@@ -296,6 +306,8 @@ pub struct UserRtl {
     cache: PathBuf,
     /// Content key of the design without the flavor.
     key: String,
+    /// The bundled RTL (the crate's own builds serve its plain and traced flavors).
+    bundled: bool,
     built: [OnceLock<Result<Arc<UserLib>, RtlError>>; 4],
 }
 
@@ -344,6 +356,7 @@ impl UserRtl {
             design,
             cache: opts.cache_dir.clone().unwrap_or_else(default_cache_dir),
             key,
+            bundled: false,
             built: Default::default(),
         }))
     }
@@ -361,6 +374,11 @@ impl UserRtl {
     /// The cache root.
     pub fn cache_dir(&self) -> &Path {
         &self.cache
+    }
+
+    /// Whether this is the bundled RTL ([`UserRtl::bundled`]).
+    pub fn is_bundled(&self) -> bool {
+        self.bundled
     }
 
     /// The design's content key (hex); equal keys mean the same build.
@@ -448,6 +466,9 @@ impl UserRtl {
         if !o.status.success() {
             return Err(self.verilator_error(&o));
         }
+        if flavor == Flavor::Coverage {
+            patch_cover_insert(&vobj)?;
+        }
         let mut gen: Vec<String> = fs::read_dir(&vobj)
             .map_err(io_err(&vobj))?
             .filter_map(|e| e.ok())
@@ -468,6 +489,7 @@ impl UserRtl {
         let compile = |src: &Path, obj: &Path| {
             let mut c = Command::new(&tools.cxx);
             c.args(CXX_FLAGS)
+                .args(flavor.extra_cxx())
                 .args(flavor.defines())
                 .args(&inc)
                 .arg("-c")
@@ -563,6 +585,36 @@ impl UserRtl {
             first: first_errors(&text, "error"),
         }
     }
+}
+
+/// Coverage builds: lets `bindings/user_model.cpp` skip registering the coverage points of the
+/// instances that only count (every run's model). Registering builds a string key per point
+/// (about 10 000 for the bundled RTL) and costs more than the run itself; only the one instance
+/// that writes the merged counters needs it. Verilator 5's `__vlCoverInsert` gets one early
+/// return on a thread-local flag; if its text is not found (another Verilator), nothing is
+/// patched and every instance registers (slower, same counts).
+fn patch_cover_insert(vobj: &Path) -> Result<(), RtlError> {
+    const INSERT: &str = "    VL_COVER_INSERT(vlSymsp->_vm_contextp__->coveragep(), count32p,";
+    for e in fs::read_dir(vobj).map_err(io_err(vobj))? {
+        let p = e.map_err(io_err(vobj))?.path();
+        if p.extension().is_none_or(|x| x != "cpp") {
+            continue;
+        }
+        let text = fs::read_to_string(&p).map_err(io_err(&p))?;
+        if text.contains("::__vlCoverInsert(std::atomic<uint32_t>* countp") && text.contains(INSERT)
+        {
+            let patched = format!(
+                "extern thread_local bool avic_cov_register;\n{}",
+                text.replacen(
+                    INSERT,
+                    &format!("    if (!avic_cov_register) return;\n{INSERT}"),
+                    1
+                )
+            );
+            fs::write(&p, patched).map_err(io_err(&p))?;
+        }
+    }
+    Ok(())
 }
 
 /// Up to 12 lines: the lines mentioning `marker` and the context lines indented under them.
@@ -1018,7 +1070,9 @@ struct ApiV1 {
         *mut TopOut,
         *mut u64,
     ) -> *const c_char,
-    write_coverage: unsafe extern "C" fn(*mut c_void, *const c_char) -> *const c_char,
+    coverage_points: unsafe extern "C" fn() -> usize,
+    coverage_add: unsafe extern "C" fn(*mut c_void, *mut u64, usize),
+    coverage_write: unsafe extern "C" fn(*const u64, usize, *const c_char) -> *const c_char,
 }
 
 /// One loaded build of a user's design. The library stays loaded for the life of the process
@@ -1191,13 +1245,6 @@ impl UserModel {
         })?;
         Ok(ran)
     }
-
-    /// Writes the coverage counters (Verilator's `coverage.dat` format) of a coverage build.
-    pub fn write_coverage(&mut self, path: &Path) -> Result<(), String> {
-        let p = CString::new(path.to_string_lossy().as_bytes()).map_err(|e| e.to_string())?;
-        // SAFETY: a live instance and a NUL-terminated path.
-        c_result(unsafe { (self.lib.api.write_coverage)(self.h.as_ptr(), p.as_ptr()) })
-    }
 }
 
 impl Drop for UserModel {
@@ -1215,6 +1262,9 @@ pub enum Rtl {
     Bundled,
     /// A user's design, built at run time.
     User(Arc<UserRtl>),
+    /// A design's coverage build (the bundled RTL's or a user's): plain runs execute on it and
+    /// add their counters to the [`Coverage`]; traced runs use the design's traced build.
+    Coverage(Arc<Coverage>),
 }
 
 impl PartialEq for Rtl {
@@ -1222,6 +1272,7 @@ impl PartialEq for Rtl {
         match (self, other) {
             (Rtl::Bundled, Rtl::Bundled) => true,
             (Rtl::User(a), Rtl::User(b)) => a.key == b.key && a.cache == b.cache,
+            (Rtl::Coverage(a), Rtl::Coverage(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }
@@ -1234,6 +1285,301 @@ impl fmt::Display for Rtl {
         match self {
             Rtl::Bundled => write!(f, "bundled RTL (rtl/avic.f, top avic_top)"),
             Rtl::User(u) => write!(f, "{} (top {})", u.filelist.display(), u.top),
+            Rtl::Coverage(c) => write!(
+                f,
+                "{} (top {}), coverage build",
+                c.rtl.filelist.display(),
+                c.rtl.top
+            ),
         }
+    }
+}
+
+/// The bundled RTL's sources, in `rtl/avic.f` order, embedded for coverage builds from an
+/// installed binary.
+const BUNDLED: &[(&str, &str)] = &[
+    ("avic_pkg.sv", include_str!("../rtl/avic_pkg.sv")),
+    (
+        "avic_ipi_sender.sv",
+        include_str!("../rtl/avic_ipi_sender.sv"),
+    ),
+    ("avic_irq_eval.sv", include_str!("../rtl/avic_irq_eval.sv")),
+    ("avic_core.sv", include_str!("../rtl/avic_core.sv")),
+    ("avic_top.sv", include_str!("../rtl/avic_top.sv")),
+];
+
+impl UserRtl {
+    /// The bundled RTL (`rtl/avic.f`, top `avic_top`) as a design the runtime builder can
+    /// build, for flavors the crate does not compile in (coverage). Its sources are the
+    /// repository's `rtl/` when this binary's source tree is present (so reports name
+    /// `rtl/*.sv`), else copies written from the binary into the cache.
+    pub fn bundled(opts: &RtlOptions) -> Result<Arc<Self>, RtlError> {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("rtl");
+        let same = BUNDLED
+            .iter()
+            .all(|(n, text)| fs::read_to_string(repo.join(n)).is_ok_and(|t| t == *text));
+        let cache = opts.cache_dir.clone().unwrap_or_else(default_cache_dir);
+        let dir = if same {
+            repo
+        } else {
+            let mut h = Sha256::new();
+            for (n, t) in BUNDLED {
+                h.update(n.as_bytes());
+                h.update(t.as_bytes());
+            }
+            let d = cache.join(format!("bundled-rtl-{}", &hex(&h.finalize())[..16]));
+            fs::create_dir_all(&d).map_err(io_err(&d))?;
+            for (n, t) in BUNDLED {
+                let p = d.join(n);
+                if fs::read_to_string(&p).ok().as_deref() != Some(*t) {
+                    fs::write(&p, t).map_err(io_err(&p))?;
+                }
+            }
+            d
+        };
+        let design = Design {
+            sources: BUNDLED.iter().map(|(n, _)| dir.join(n)).collect(),
+            ..Design::default()
+        };
+        let top = "avic_top";
+        let key = design_key(&design, top)?;
+        Ok(Arc::new(UserRtl {
+            filelist: dir.join("avic.f"),
+            top: top.to_string(),
+            design,
+            cache,
+            key,
+            bundled: true,
+            built: Default::default(),
+        }))
+    }
+}
+
+/// Line, toggle and branch coverage of a design merged over every model instance of an
+/// exploration: each plain run of a scenario whose [`Rtl`] is [`Rtl::Coverage`] executes on
+/// the design's `--coverage` build, and when its model is dropped its counters are added here.
+/// Sums do not depend on the order, so with the searches' fixed batches (see
+/// [`crate::explore`]) the result is the same whatever the thread count. Traced runs
+/// (waveforms of counterexamples) use the design's traced build and are not counted.
+pub struct Coverage {
+    rtl: Arc<UserRtl>,
+    lib: Arc<UserLib>,
+    counts: std::sync::Mutex<CoverageCounts>,
+}
+
+struct CoverageCounts {
+    /// Sum of every counted instance's counters, by point index.
+    acc: Vec<u64>,
+    runs: u64,
+}
+
+impl fmt::Debug for Coverage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Coverage")
+            .field("rtl", &self.rtl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hits and totals of one kind of coverage point.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Points hit at least once.
+    pub hit: u64,
+    /// Points.
+    pub total: u64,
+}
+
+/// What [`Coverage::write_info`] reports.
+#[derive(Clone, Debug, Default)]
+pub struct CoverageSummary {
+    /// Runs whose counters were merged.
+    pub runs: u64,
+    /// Line (block) points.
+    pub lines: Tally,
+    /// Toggle points (one per bit and direction).
+    pub toggles: Tally,
+    /// Branch points.
+    pub branches: Tally,
+    /// Up to 12 points never hit, as `file:line kind (hierarchy)`, in file and line order.
+    pub unhit: Vec<String>,
+    /// The merged counters (Verilator's `coverage.dat` format).
+    pub dat: PathBuf,
+}
+
+impl fmt::Display for CoverageSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pct = |t: Tally| {
+            if t.total == 0 {
+                0.0
+            } else {
+                100.0 * t.hit as f64 / t.total as f64
+            }
+        };
+        writeln!(f, "coverage of {} runs:", self.runs)?;
+        for (name, t) in [
+            ("lines", self.lines),
+            ("toggles", self.toggles),
+            ("branches", self.branches),
+        ] {
+            if t.total > 0 {
+                writeln!(
+                    f,
+                    "  {name:<8} {:>6} / {:<6} hit ({:.1}%)",
+                    t.hit,
+                    t.total,
+                    pct(t)
+                )?;
+            }
+        }
+        if !self.unhit.is_empty() {
+            writeln!(f, "  never reached (first {}):", self.unhit.len())?;
+            for u in &self.unhit {
+                writeln!(f, "    {u}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Fields of one coverage point key (`\x01name\x02value` pairs).
+fn point_fields(key: &str) -> std::collections::HashMap<&str, &str> {
+    key.split('\u{1}')
+        .filter_map(|kv| kv.split_once('\u{2}'))
+        .collect()
+}
+
+impl Coverage {
+    /// Builds (or takes from the cache) the coverage flavor of `rtl`.
+    pub fn new(rtl: Arc<UserRtl>) -> Result<Arc<Self>, RtlError> {
+        let lib = rtl.load(Flavor::Coverage)?;
+        // SAFETY: a function of the loaded library without arguments.
+        let n = unsafe { (lib.api.coverage_points)() };
+        Ok(Arc::new(Coverage {
+            rtl,
+            lib,
+            counts: std::sync::Mutex::new(CoverageCounts {
+                acc: vec![0; n],
+                runs: 0,
+            }),
+        }))
+    }
+
+    /// The design.
+    pub fn rtl(&self) -> &Arc<UserRtl> {
+        &self.rtl
+    }
+
+    /// How the coverage build was obtained.
+    pub fn build_info(&self) -> &BuildInfo {
+        self.lib.info()
+    }
+
+    /// A new instance of the coverage build (counted when [`Coverage::absorb`] is given it).
+    pub fn instance(&self) -> Result<UserModel, String> {
+        UserModel::new(self.lib.clone())
+    }
+
+    /// Runs merged so far.
+    pub fn runs(&self) -> u64 {
+        self.counts.lock().map(|c| c.runs).unwrap_or(0)
+    }
+
+    /// Adds the counters of `m`, an instance of [`Coverage::instance`] (the `Dut` of a
+    /// scenario on [`Rtl::Coverage`] does it when dropped).
+    pub fn absorb(&self, m: &mut UserModel) {
+        if let Ok(mut c) = self.counts.lock() {
+            let n = c.acc.len();
+            // SAFETY: a live instance of this coverage build and an array of its point count.
+            unsafe { (m.lib.api.coverage_add)(m.h.as_ptr(), c.acc.as_mut_ptr(), n) };
+            c.runs += 1;
+        }
+    }
+
+    /// Writes the merged counters as Verilator's `coverage.dat` (beside `info`, extension
+    /// `.dat`) and converts them to lcov with `verilator_coverage --write-info info`.
+    pub fn write_info(&self, info: &Path) -> Result<CoverageSummary, RtlError> {
+        let c = self.counts.lock().map_err(|_| RtlError::Io {
+            path: info.to_path_buf(),
+            msg: "coverage counters poisoned by a panic".into(),
+        })?;
+        let dat = info.with_extension("dat");
+        if let Some(d) = dat.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(d).map_err(io_err(d))?;
+        }
+        let p = CString::new(dat.to_string_lossy().as_bytes()).map_err(|e| RtlError::Io {
+            path: dat.clone(),
+            msg: e.to_string(),
+        })?;
+        // SAFETY: the counters array and a NUL-terminated path; the error string is the
+        // calling thread's.
+        let err = unsafe { (self.lib.api.coverage_write)(c.acc.as_ptr(), c.acc.len(), p.as_ptr()) };
+        if let Some(msg) = c_msg(err) {
+            return Err(RtlError::Io { path: dat, msg });
+        }
+        let text = fs::read_to_string(&dat).map_err(io_err(&dat))?;
+        let tool = verilator_cmd().with_file_name("verilator_coverage");
+        let tool = if verilator_cmd().components().count() > 1 {
+            tool
+        } else {
+            PathBuf::from("verilator_coverage")
+        };
+        let o = run(
+            Command::new(&tool).arg("--write-info").arg(info).arg(&dat),
+            &tool,
+        )?;
+        if !o.status.success() {
+            return Err(RtlError::Io {
+                path: info.to_path_buf(),
+                msg: format!(
+                    "verilator_coverage failed: {}",
+                    first_errors(&String::from_utf8_lossy(&o.stderr), "%Error")
+                ),
+            });
+        }
+        let mut s = CoverageSummary {
+            runs: c.runs,
+            dat,
+            ..CoverageSummary::default()
+        };
+        let mut unhit: Vec<(String, u64, String)> = Vec::new();
+        for line in text.lines() {
+            let Some((k, n)) = line.strip_prefix("C '").and_then(|r| r.rsplit_once("' ")) else {
+                continue;
+            };
+            let n: u64 = n.trim().parse().unwrap_or(0);
+            let f = point_fields(k);
+            let page = f.get("page").copied().unwrap_or("");
+            let t = if page.starts_with("v_toggle") {
+                &mut s.toggles
+            } else if page.starts_with("v_branch") {
+                &mut s.branches
+            } else if page.starts_with("v_line") {
+                &mut s.lines
+            } else {
+                continue;
+            };
+            t.total += 1;
+            if n > 0 {
+                t.hit += 1;
+            } else if !page.starts_with("v_toggle") {
+                let file = f.get("f").copied().unwrap_or("?");
+                let line: u64 = f.get("l").and_then(|l| l.parse().ok()).unwrap_or(0);
+                let what = format!(
+                    "{} ({})",
+                    f.get("o").copied().unwrap_or(""),
+                    f.get("h").copied().unwrap_or("")
+                );
+                unhit.push((file.to_string(), line, what));
+            }
+        }
+        unhit.sort();
+        unhit.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+        s.unhit = unhit
+            .into_iter()
+            .take(12)
+            .map(|(f, l, w)| format!("{f}:{l} {w}"))
+            .collect();
+        Ok(s)
     }
 }

@@ -35,7 +35,7 @@ use avic_cosim::explore::{self, Shard};
 use avic_cosim::ffi::{HwConfig, ModelKind};
 use avic_cosim::mem::Memory;
 use avic_cosim::report::{self, Budget, HwVariant, KvmRow, Replay};
-use avic_cosim::rtl::{Flavor, Rtl, RtlOptions, UserRtl};
+use avic_cosim::rtl::{Coverage, Flavor, Rtl, RtlOptions, UserRtl};
 use avic_cosim::scenario::ScenarioFile;
 use avic_cosim::wave;
 use avic_cosim::world::{Outcome, Policy, Schedule, Verdict};
@@ -43,6 +43,7 @@ use clap::{Parser, Subcommand};
 use std::path::Path;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Exit code of usage and input errors.
 const EXIT_USAGE: u8 = 2;
@@ -167,6 +168,10 @@ struct ExploreArgs {
     /// Where a violation's minimized replay file and waveform go.
     #[arg(long, value_name = "DIR", default_value = "out/replays")]
     replay_dir: PathBuf,
+    /// Run on a coverage build of the RTL and write its line, toggle and branch coverage,
+    /// merged over every run, as lcov (and the merged coverage.dat beside it as PATH.dat).
+    #[arg(long, value_name = "PATH.info")]
+    coverage: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -233,6 +238,10 @@ struct MatrixArgs {
     shard: Option<Shard>,
     #[command(flatten)]
     rtl: RtlArgs,
+    /// Run on a coverage build of the RTL and write its line, toggle and branch coverage,
+    /// merged over every run of every cell, as lcov (and coverage.dat beside it as PATH.dat).
+    #[arg(long, value_name = "PATH.info")]
+    coverage: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -419,6 +428,16 @@ fn run_matrix(a: MatrixArgs) -> ExitCode {
         Ok(rtl) => file.scenario.rtl = rtl,
         Err(code) => return code,
     }
+    let cov = match &a.coverage {
+        None => None,
+        Some(_) => match coverage_of("matrix", &file.scenario.rtl) {
+            Ok(c) => {
+                file.scenario.rtl = Rtl::Coverage(c.clone());
+                Some(c)
+            }
+            Err(code) => return code,
+        },
+    };
     let hws = dedup(&a.hw, &report::hw_variants());
     let kvms = dedup(&a.kvm, &report::KVM_ROWS);
     let of_file = Budget::of(&file);
@@ -493,6 +512,11 @@ fn run_matrix(a: MatrixArgs) -> ExitCode {
                 eprintln!("avic-cosim matrix: {flag} {}: {e}", p.display());
                 return ExitCode::from(EXIT_USAGE);
             }
+        }
+    }
+    if let (Some(c), Some(p)) = (&cov, &a.coverage) {
+        if let Err(code) = write_coverage("matrix", c, p) {
+            return code;
         }
     }
     if m.violations() > 0 {
@@ -610,6 +634,50 @@ fn run_maybe_traced(
     }
 }
 
+/// `--coverage`: the coverage build of the design `rtl` names (the bundled RTL's when none).
+fn coverage_of(cmd: &str, rtl: &Rtl) -> Result<Arc<Coverage>, ExitCode> {
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("avic-cosim {cmd}: --coverage: {e}");
+        ExitCode::from(EXIT_USAGE)
+    };
+    let design = match rtl {
+        Rtl::User(u) => u.clone(),
+        Rtl::Coverage(c) => c.rtl().clone(),
+        Rtl::Bundled => UserRtl::bundled(&RtlOptions::default()).map_err(|e| fail(&e))?,
+    };
+    let cov = Coverage::new(design).map_err(|e| fail(&e))?;
+    let i = cov.build_info();
+    println!(
+        "coverage build of top {}: {}",
+        cov.rtl().top(),
+        if i.cache_hit {
+            format!("cache hit ({:.2} s)", i.seconds)
+        } else {
+            format!("built in {:.1} s", i.seconds)
+        }
+    );
+    Ok(cov)
+}
+
+/// Writes `--coverage PATH.info` and prints the summary.
+fn write_coverage(cmd: &str, cov: &Coverage, path: &Path) -> Result<(), ExitCode> {
+    match cov.write_info(path) {
+        Ok(s) => {
+            print!("{s}");
+            println!(
+                "coverage: {} (lcov), {} (Verilator)",
+                path.display(),
+                s.dat.display()
+            );
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("avic-cosim {cmd}: --coverage: {e}");
+            Err(ExitCode::from(EXIT_USAGE))
+        }
+    }
+}
+
 /// The builds of a user's RTL a command needs up front: plain, and the traced one
 /// `wave::record` uses when a waveform is asked for.
 fn wave_flavors(wave: bool) -> Vec<Flavor> {
@@ -714,6 +782,17 @@ fn run_explore(a: ExploreArgs) -> ExitCode {
         }
         Err(code) => return code,
     }
+    let cov = match &a.coverage {
+        None => None,
+        Some(_) => match coverage_of("explore", &sc.rtl) {
+            Ok(c) => {
+                f.scenario.rtl = Rtl::Coverage(c.clone());
+                sc.rtl = Rtl::Coverage(c.clone());
+                Some(c)
+            }
+            Err(code) => return code,
+        },
+    };
     let shard = a.shard.unwrap_or(Shard::WHOLE);
     let seeds = a.seeds.unwrap_or(f.seeds);
     let bound = a.bound.unwrap_or(f.bound);
@@ -757,14 +836,21 @@ fn run_explore(a: ExploreArgs) -> ExitCode {
         t.elapsed().as_secs_f64(),
         owned
     );
-    match violation {
-        Some(out) => {
-            if let Err(e) = save_counterexample(&a.cell.scenario, &f, &sc, &out, &a.replay_dir) {
-                eprintln!("avic-cosim explore: {e}");
-                return ExitCode::from(EXIT_SIM_ERROR);
-            }
-            verdict_exit(&out.verdict)
+    let saved = match &violation {
+        Some(out) => save_counterexample(&a.cell.scenario, &f, &sc, out, &a.replay_dir),
+        None => Ok(()),
+    };
+    if let Err(e) = saved {
+        eprintln!("avic-cosim explore: {e}");
+        return ExitCode::from(EXIT_SIM_ERROR);
+    }
+    if let (Some(c), Some(p)) = (&cov, &a.coverage) {
+        if let Err(code) = write_coverage("explore", c, p) {
+            return code;
         }
+    }
+    match violation {
+        Some(out) => verdict_exit(&out.verdict),
         None if complete => verdict_exit(&Verdict::Holds),
         None => {
             println!("verdict: no violation found, search partial");
