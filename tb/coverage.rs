@@ -76,14 +76,10 @@ fn doorbell_line() -> u32 {
     i as u32 + 1
 }
 
-/// The largest count of the lines of `file` from `line - 1` to `line` (Verilator puts a
-/// block's point on the line of its first statement or of the branch before it).
+/// The count of `file`'s line `line`, if it has a record.
 fn hits(cov: &BTreeMap<String, BTreeMap<u32, u64>>, file: &str, line: u32) -> Option<u64> {
     let (_, lines) = cov.iter().find(|(f, _)| f.ends_with(file))?;
-    (line - 1..=line)
-        .filter_map(|l| lines.get(&l))
-        .copied()
-        .max()
+    lines.get(&line).copied()
 }
 
 #[test]
