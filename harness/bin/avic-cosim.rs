@@ -22,11 +22,16 @@
 //! - `avic-cosim minimize FILE [--out FILE]`: shrinks a replay file's schedule (fewer
 //!   deviations and cycles, same violation); never grows it.
 //!
+//! - `matrix`, `run`, `explore`, `replay` and `minimize` take `--rtl FILELIST.f --top NAME`: run
+//!   a user's implementation of the port contract instead of the bundled RTL
+//!   (`avic_cosim::rtl`); `explore` and `matrix` take `--coverage PATH.info`: RTL coverage of
+//!   every run, merged, as lcov.
+//!
 //! Exit codes: `matrix`, `run` and `explore` 0 when every invariant holds, 1 when one is
 //! violated; `minimize` 0 when written; `replay`
 //! 1 when the recorded violation is reproduced, 3 when it is not (the run holds or breaks
 //! something else); 2 for usage and input errors (bad flag or value, unknown variant,
-//! malformed replay file, unwritable report); 4 when the simulation itself fails; `demo` 0,
+//! malformed replay file, unwritable report, RTL that does not build); 4 when the simulation itself fails; `demo` 0,
 //! or 1 when the simulation fails.
 
 use avic_cosim::apic::{Cause, ExitInfo, Icr, PhysEntry, VmLayout};
@@ -582,6 +587,12 @@ fn run_replay(a: ReplayArgs) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // Output piped into `head` and closed early: end quietly as other Unix tools do, instead of
+    // panicking in `println!` on EPIPE.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
