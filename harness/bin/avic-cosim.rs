@@ -27,12 +27,11 @@
 //!   (`avic_cosim::rtl`); `explore` and `matrix` take `--coverage PATH.info`: RTL coverage of
 //!   every run, merged, as lcov.
 //!
-//! Exit codes: `matrix`, `run` and `explore` 0 when every invariant holds, 1 when one is
-//! violated; `minimize` 0 when written; `replay`
-//! 1 when the recorded violation is reproduced, 3 when it is not (the run holds or breaks
-//! something else); 2 for usage and input errors (bad flag or value, unknown variant,
-//! malformed replay file, unwritable report, RTL that does not build); 4 when the simulation itself fails; `demo` 0,
-//! or 1 when the simulation fails.
+//! Exit codes: `matrix`, `run` and `explore` 0 when every invariant holds, 1 when one is violated;
+//! `minimize` 0 when written; `replay` 1 when the recorded violation is reproduced, 3 when it is
+//! not (the run holds or breaks something else); 2 for usage and input errors (bad flag or value,
+//! unknown variant, malformed replay file, unwritable report, RTL that does not build); 4 when the
+//! simulation itself fails; `demo` 0, or 1 when the simulation fails.
 
 use avic_cosim::apic::{Cause, ExitInfo, Icr, PhysEntry, VmLayout};
 use avic_cosim::dut::{Dut, DutEvent};
