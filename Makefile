@@ -12,7 +12,7 @@ APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 RTL_F  := rtl/avic.f
 RTL    := $(shell grep -v '^//' $(RTL_F))
 
-.PHONY: run test lint deps deps-rust deps-sim deps-lint rtl-lint synth clean \
+.PHONY: coverage run test lint deps deps-rust deps-sim deps-lint rtl-lint synth clean \
         bench build-times tb-cpp cocotb-venv iverilog-smoke docker lint-ci-files
 
 # The verdict matrix on the bundled seed scenario. Exit 1 from the tool means "violations found"
@@ -28,8 +28,15 @@ lint: deps deps-lint rtl-lint synth
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
 
+# RTL line/branch/toggle coverage of one exploration, as lcov (issue 5); the coverage build of
+# the RTL is made on first use and cached (~/.cache/avic-cosim or $$AVIC_COSIM_CACHE).
+coverage: deps
+	$(CARGO) run --release --bin avic-cosim -- explore --kvm V4 --seeds 64 --bound 1 \
+	  --coverage out/coverage/seed.info
+
 rtl-lint:
 	verilator --lint-only -Wall -f $(RTL_F) --top-module avic_top
+	verilator --lint-only -Wall -F tb/rtl/reordered.f --top-module reordered_top
 
 synth:
 	yosys -q -p 'read_verilog -sv -DSYNTHESIS $(RTL); synth -top avic_top; tee -o target/yosys-stat.txt stat' >/dev/null

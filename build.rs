@@ -238,6 +238,8 @@ fn main() {
         "rtl",
         "bindings/shim.cpp",
         "bindings/shim.h",
+        "bindings/model_impl.h",
+        "bindings/vl_hooks.h",
         "bindings/ffi.rs",
         "tb/cpp/responder.h",
         "build.rs",
@@ -256,7 +258,7 @@ fn main() {
 
     let mut b = cxx_build::bridge("bindings/ffi.rs");
     configure(&mut b, &inc);
-    b.file("bindings/shim.cpp");
+    b.file("bindings/shim.cpp").include(root.join("tb/cpp"));
     for f in FLAVORS {
         let tu = verilate(&bin, &root, &out, f);
         b.file(&tu).include(tu.parent().expect("vobj dir"));

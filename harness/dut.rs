@@ -9,8 +9,10 @@
 
 use crate::ffi::{self, AutoStop, CoreIn, HwConfig, ModelKind, PortReq, TopIn, TopOut};
 use crate::mem::{MemError, Memory};
+use crate::rtl::{Coverage, Flavor, Rtl, RtlError, UserModel};
 use cxx::UniquePtr;
 use std::fmt;
+use std::sync::Arc;
 
 impl AutoStop {
     /// Return to Rust after any cycle with an event: exit, doorbell, interrupt taken, doorbell
@@ -61,6 +63,9 @@ pub enum DutError {
     /// The model could not be created or could not open its waveform.
     #[error("{0}")]
     Setup(String),
+    /// A user's RTL could not be built or loaded.
+    #[error(transparent)]
+    Build(#[from] RtlError),
     /// A wait did not end.
     #[error("timeout after {cycles} cycles waiting for {what}")]
     Timeout {
@@ -186,9 +191,107 @@ struct Flight {
     held: bool,
 }
 
+/// The model behind a [`Dut`]: one of the bundled builds, or a user's RTL loaded at run time.
+/// Both take the same port structs; the per-cycle cost of the choice is one branch.
+enum Backend {
+    Bundled(UniquePtr<ffi::Model>),
+    /// With the coverage its counters go to when dropped.
+    User(UserModel, Option<Arc<Coverage>>),
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        if let Backend::User(m, Some(c)) = self {
+            c.absorb(m);
+        }
+    }
+}
+
+impl Backend {
+    #[inline]
+    fn step(&mut self, inp: &TopIn, out: &mut TopOut) -> Result<(), String> {
+        match self {
+            Backend::Bundled(m) => m.pin_mut().step(inp, out).map_err(|e| e.what().to_string()),
+            Backend::User(m, _) => m.step(inp, out),
+        }
+    }
+
+    fn step_n(&mut self, inp: &TopIn, n: u64, out: &mut TopOut) -> Result<(), String> {
+        match self {
+            Backend::Bundled(m) => m
+                .pin_mut()
+                .step_n(inp, n, out)
+                .map_err(|e| e.what().to_string()),
+            Backend::User(m, _) => m.step_n(inp, n, out),
+        }
+    }
+
+    fn open_trace(&mut self, path: &str) -> Result<(), String> {
+        match self {
+            Backend::Bundled(m) => m
+                .pin_mut()
+                .open_trace(path)
+                .map_err(|e| e.what().to_string()),
+            Backend::User(m, _) => m.open_trace(path),
+        }
+    }
+
+    fn close_trace(&mut self) {
+        match self {
+            Backend::Bundled(m) => m.pin_mut().close_trace(),
+            Backend::User(m, _) => m.close_trace(),
+        }
+    }
+
+    #[inline]
+    fn cycles(&self) -> u64 {
+        match self {
+            Backend::Bundled(m) => m.cycles(),
+            Backend::User(m, _) => m.cycles(),
+        }
+    }
+
+    fn auto_load(&mut self, words: &[u64]) {
+        match self {
+            Backend::Bundled(m) => m.pin_mut().auto_load(words),
+            Backend::User(m, _) => m.auto_load(words),
+        }
+    }
+
+    fn auto_word(&self, addr: u64) -> Result<u64, String> {
+        match self {
+            Backend::Bundled(m) => m.auto_word(addr).map_err(|e| e.what().to_string()),
+            Backend::User(m, _) => m.auto_word(addr),
+        }
+    }
+
+    fn auto_in_flight(&self) -> u32 {
+        match self {
+            Backend::Bundled(m) => m.auto_in_flight(),
+            Backend::User(m, _) => m.auto_in_flight(),
+        }
+    }
+
+    fn run_autonomous(
+        &mut self,
+        inp: &TopIn,
+        n: u64,
+        stop: &AutoStop,
+        out: &mut TopOut,
+    ) -> Result<u64, String> {
+        match self {
+            Backend::Bundled(m) => m
+                .pin_mut()
+                .run_autonomous(inp, n, stop, out)
+                .map_err(|e| e.what().to_string()),
+            Backend::User(m, _) => m.run_autonomous(inp, n, stop, out),
+        }
+    }
+}
+
 /// The Verilated model, its inputs and outputs, and the memory behind its ports.
 pub struct Dut {
-    model: UniquePtr<ffi::Model>,
+    model: Backend,
     /// Inputs applied at the next [`Dut::step`]. Pulses (`icr_wr`, `vmrun`, `eoi`, `sw_doorbell`) are cleared
     /// after each step.
     pub inp: TopIn,
@@ -204,17 +307,52 @@ pub struct Dut {
     events: Vec<DutEvent>,
 }
 
-fn rtl_err(cycle: u64, e: cxx::Exception) -> DutError {
-    DutError::Rtl {
-        cycle,
-        msg: e.what().to_string(),
-    }
+fn rtl_err(cycle: u64, msg: String) -> DutError {
+    DutError::Rtl { cycle, msg }
 }
 
 impl Dut {
     /// A model of the given build, reset with `cfg`, over `mem`.
     pub fn new(kind: ModelKind, cfg: HwConfig, mem: Memory) -> Result<Self, DutError> {
-        let model = ffi::new_model(kind).map_err(|e| DutError::Setup(e.what().to_string()))?;
+        Dut::with_rtl(&Rtl::Bundled, kind, cfg, mem)
+    }
+
+    /// A model of `rtl` (the bundled RTL, or a user's, built or taken from the cache on first
+    /// use) in the given build, reset with `cfg`, over `mem`.
+    pub fn with_rtl(
+        rtl: &Rtl,
+        kind: ModelKind,
+        cfg: HwConfig,
+        mem: Memory,
+    ) -> Result<Self, DutError> {
+        let model = match rtl {
+            Rtl::Bundled => Backend::Bundled(
+                ffi::new_model(kind).map_err(|e| DutError::Setup(e.what().to_string()))?,
+            ),
+            Rtl::User(u) => {
+                let lib = u.load(Flavor::from(kind))?;
+                Backend::User(UserModel::new(lib).map_err(DutError::Setup)?, None)
+            }
+            Rtl::Coverage(c) if kind == ModelKind::Plain => {
+                Backend::User(c.instance().map_err(DutError::Setup)?, Some(c.clone()))
+            }
+            Rtl::Coverage(c) if c.rtl().is_bundled() => Backend::Bundled(
+                ffi::new_model(kind).map_err(|e| DutError::Setup(e.what().to_string()))?,
+            ),
+            Rtl::Coverage(c) => {
+                let lib = c.rtl().load(Flavor::from(kind))?;
+                Backend::User(UserModel::new(lib).map_err(DutError::Setup)?, None)
+            }
+        };
+        Dut::from_backend(model, cfg, mem)
+    }
+
+    /// A user's model instance (for example of a coverage build), reset with `cfg`, over `mem`.
+    pub fn with_user_model(model: UserModel, cfg: HwConfig, mem: Memory) -> Result<Self, DutError> {
+        Dut::from_backend(Backend::User(model, None), cfg, mem)
+    }
+
+    fn from_backend(model: Backend, cfg: HwConfig, mem: Memory) -> Result<Self, DutError> {
         let mut dut = Dut {
             model,
             inp: TopIn {
@@ -238,7 +376,6 @@ impl Dut {
         self.inp.rst_n = false;
         self.flight = Default::default();
         self.model
-            .pin_mut()
             .step_n(&self.inp, 2, &mut self.out)
             .map_err(|e| rtl_err(0, e))?;
         self.inp.rst_n = true;
@@ -247,15 +384,12 @@ impl Dut {
 
     /// Starts writing a waveform; the model must be a `Vcd` or `Fst` build.
     pub fn open_trace(&mut self, path: &str) -> Result<(), DutError> {
-        self.model
-            .pin_mut()
-            .open_trace(path)
-            .map_err(|e| DutError::Setup(e.what().to_string()))
+        self.model.open_trace(path).map_err(DutError::Setup)
     }
 
     /// Flushes and closes the waveform.
     pub fn close_trace(&mut self) {
-        self.model.pin_mut().close_trace();
+        self.model.close_trace();
     }
 
     /// Cycles stepped, reset included.
@@ -332,7 +466,6 @@ impl Dut {
             }
         }
         self.model
-            .pin_mut()
             .step(&self.inp, &mut self.out)
             .map_err(|e| rtl_err(cycle, e))?;
         self.after_step(Some(cycle));
@@ -359,7 +492,6 @@ impl Dut {
     pub fn step_raw(&mut self) -> Result<(), DutError> {
         let cycle = self.model.cycles();
         self.model
-            .pin_mut()
             .step(&self.inp, &mut self.out)
             .map_err(|e| rtl_err(cycle, e))
     }
@@ -368,7 +500,6 @@ impl Dut {
     pub fn step_n_raw(&mut self, n: u64) -> Result<(), DutError> {
         let cycle = self.model.cycles();
         self.model
-            .pin_mut()
             .step_n(&self.inp, n, &mut self.out)
             .map_err(|e| rtl_err(cycle, e))
     }
@@ -382,7 +513,7 @@ impl Dut {
             .map(|i| self.mem.peek(8 * i))
             .collect::<Result<Vec<u64>, _>>()
             .map_err(|e| DutError::Setup(e.to_string()))?;
-        self.model.pin_mut().auto_load(&words);
+        self.model.auto_load(&words);
         Ok(())
     }
 
@@ -399,7 +530,6 @@ impl Dut {
         let cycle = self.model.cycles();
         let ran = self
             .model
-            .pin_mut()
             .run_autonomous(&self.inp, n, stop, &mut self.out)
             .map_err(|e| rtl_err(cycle, e))?;
         self.after_step((ran > 0).then(|| cycle + ran - 1));
@@ -408,9 +538,7 @@ impl Dut {
 
     /// The C++ responder memory's word at byte address `addr`.
     pub fn autonomous_word(&self, addr: u64) -> Result<u64, DutError> {
-        self.model
-            .auto_word(addr)
-            .map_err(|e| DutError::Setup(e.what().to_string()))
+        self.model.auto_word(addr).map_err(DutError::Setup)
     }
 
     /// Ports with a transaction in flight in the C++ responder (bit `core * 3 + port`).

@@ -25,15 +25,18 @@ use indicatif::ProgressBar;
 use rayon::prelude::*;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Runs `sc` once under `sched` on the plain model.
 pub fn run(sc: &Scenario, sched: &Schedule) -> Result<Outcome, WorldError> {
     World::new(sc, ModelKind::Plain)?.run(sched)
 }
 
+/// Seeds run between two checks for a violation.
+const SEARCH_BATCH: u64 = 64;
+
 /// Tries `policy(seed)` for seeds `0..runs` in parallel; the violating outcome of the lowest
-/// seed.
+/// seed. Seeds run in whole batches of 64, so the set of runs made (and, on a coverage model,
+/// the counters merged, see [`crate::rtl::Coverage`]) is the same whatever the thread count.
 pub fn search(
     sc: &Scenario,
     runs: u64,
@@ -43,37 +46,41 @@ pub fn search(
 }
 
 /// [`search`], ticking `progress` once per run, also returning the ordering coverage of seeds
-/// `0..=found` (all seeds when nothing is found): every seed up to the lowest violating one has
-/// run whatever the thread count, later ones may or may not have.
+/// `0..=found` (all seeds when nothing is found). Seeds run in fixed batches of
+/// `SEARCH_BATCH`, so the runs made (and the RTL coverage they count) do not depend on the
+/// thread count.
 pub fn search_observed(
     sc: &Scenario,
     runs: u64,
     policy: impl Fn(u64) -> Policy + Sync,
     progress: &ProgressBar,
 ) -> Result<(Option<(u64, Outcome)>, Orders), WorldError> {
-    let cov: Vec<AtomicU32> = (0..runs).map(|_| AtomicU32::new(0)).collect();
-    let found = (0..runs)
-        .into_par_iter()
-        .map(|seed| {
-            let sched = Schedule {
-                prefix: Vec::new(),
-                policy: policy(seed),
-            };
-            let r = run(sc, &sched);
-            progress.inc(1);
-            r.map(|o| {
-                cov[seed as usize].store(o.orders.0, Ordering::Relaxed);
-                o.violation().is_some().then_some((seed, o))
+    let mut orders = Orders::default();
+    let mut start = 0;
+    while start < runs {
+        let end = (start + SEARCH_BATCH).min(runs);
+        let batch: Vec<Result<Outcome, WorldError>> = (start..end)
+            .into_par_iter()
+            .map(|seed| {
+                let sched = Schedule {
+                    prefix: Vec::new(),
+                    policy: policy(seed),
+                };
+                let r = run(sc, &sched);
+                progress.inc(1);
+                r
             })
-        })
-        .find_first(|r| !matches!(r, Ok(None)))
-        .transpose()
-        .map(Option::flatten)?;
-    let upto = found.as_ref().map_or(runs, |(s, _)| s + 1) as usize;
-    let orders = cov[..upto].iter().fold(Orders::default(), |u, c| {
-        u | Orders(c.load(Ordering::Relaxed))
-    });
-    Ok((found, orders))
+            .collect();
+        for (seed, r) in (start..end).zip(batch) {
+            let o = r?;
+            orders |= o.orders;
+            if o.violation().is_some() {
+                return Ok((Some((seed, o)), orders));
+            }
+        }
+        start = end;
+    }
+    Ok((None, orders))
 }
 
 /// One part of a search split across jobs: subtrees `k` with `k % count == index`.

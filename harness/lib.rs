@@ -11,6 +11,8 @@
 //! - [`oracle`]: the invariants.
 //! - [`scenario`]: scenario files (TOML).
 //! - [`explore`]: searches over schedules.
+//! - [`rtl`]: bring your own RTL: a user's implementation of the port contract, built at run
+//!   time and cached.
 //! - [`report`]: the verdict matrix, its JSON / JUnit reports and replay files.
 //! - [`wave`]: waveforms of a run: RTL and software lanes in one VCD/FST, with a GTKWave save file.
 
@@ -26,6 +28,7 @@ pub mod kvm;
 pub mod mem;
 pub mod oracle;
 pub mod report;
+pub mod rtl;
 pub mod scenario;
 pub mod wave;
 pub mod world;

@@ -38,6 +38,7 @@ use crate::kvm::{
 };
 use crate::mem::Memory;
 use crate::oracle::{DoorbellWatch, Invariant, Ledger, Misdirected, Violation};
+use crate::rtl::Rtl;
 use crate::wave::Lanes;
 use std::fmt;
 
@@ -86,6 +87,8 @@ pub struct Scenario {
     pub logical_valid: [bool; MAX_VCPUS],
     /// Bound on cycles per run.
     pub max_cycles: u64,
+    /// The RTL the scenario runs on: the bundled one, or a user's (`--rtl FILELIST --top NAME`).
+    pub rtl: Rtl,
 }
 
 impl Scenario {
@@ -107,6 +110,7 @@ impl Scenario {
             migrate_to: [None; MAX_VCPUS],
             logical_valid: [true; MAX_VCPUS],
             max_cycles: 4000,
+            rtl: Rtl::Bundled,
         }
     }
 
@@ -122,6 +126,12 @@ impl Scenario {
     /// Sets the hardware variant.
     pub fn hw(mut self, hw: HwConfig) -> Self {
         self.hw = hw;
+        self
+    }
+
+    /// Sets the RTL the scenario runs on.
+    pub fn rtl(mut self, rtl: Rtl) -> Self {
+        self.rtl = rtl;
         self
     }
 
@@ -602,7 +612,7 @@ impl World {
             mem.poke(addr, word)
                 .map_err(|e| WorldError::Scenario(e.to_string()))?;
         }
-        let mut dut = Dut::new(kind, sc.hw, mem)?;
+        let mut dut = Dut::with_rtl(&sc.rtl, kind, sc.hw, mem)?;
         dut.inp.phys_base = layout.vm.phys_table;
         dut.inp.phys_max_idx = (n - 1) as u8;
         dut.inp.log_base = layout.vm.log_table;

@@ -27,12 +27,16 @@
 //! `explore` prints the ordering coverage of its runs ([`avic_cosim::coverage`]), `matrix`
 //! with `--ordering`; both write it into `--json`.
 //!
-//! Exit codes: `matrix`, `run` and `explore` 0 when every invariant holds, 1 when one is
-//! violated; `minimize` 0 when written; `replay`
-//! 1 when the recorded violation is reproduced, 3 when it is not (the run holds or breaks
-//! something else); 2 for usage and input errors (bad flag or value, unknown variant,
-//! malformed replay file, unwritable report); 4 when the simulation itself fails; `demo` 0,
-//! or 1 when the simulation fails.
+//! - `matrix`, `run`, `explore`, `replay` and `minimize` take `--rtl FILELIST.f --top NAME`: run
+//!   a user's implementation of the port contract instead of the bundled RTL
+//!   (`avic_cosim::rtl`); `explore` and `matrix` take `--coverage PATH.info`: RTL coverage of
+//!   every run, merged, as lcov.
+//!
+//! Exit codes: `matrix`, `run` and `explore` 0 when every invariant holds, 1 when one is violated;
+//! `minimize` 0 when written; `replay` 1 when the recorded violation is reproduced, 3 when it is
+//! not (the run holds or breaks something else); 2 for usage and input errors (bad flag or value,
+//! unknown variant, malformed replay file, unwritable report, RTL that does not build); 4 when the
+//! simulation itself fails; `demo` 0, or 1 when the simulation fails.
 
 use avic_cosim::apic::{Cause, ExitInfo, Icr, PhysEntry, VmLayout};
 use avic_cosim::dut::{Dut, DutEvent};
@@ -40,6 +44,7 @@ use avic_cosim::explore::{self, Shard};
 use avic_cosim::ffi::{HwConfig, ModelKind};
 use avic_cosim::mem::Memory;
 use avic_cosim::report::{self, Budget, HwVariant, KvmRow, Replay};
+use avic_cosim::rtl::{Coverage, Flavor, Rtl, RtlOptions, UserRtl};
 use avic_cosim::scenario::ScenarioFile;
 use avic_cosim::wave;
 use avic_cosim::world::{Outcome, Policy, Schedule, Verdict};
@@ -49,6 +54,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Exit code of usage and input errors.
 const EXIT_USAGE: u8 = 2;
@@ -83,6 +89,49 @@ enum Cmd {
     Minimize(MinimizeArgs),
 }
 
+/// Bring your own RTL: the design the runs simulate instead of the bundled `rtl/`.
+#[derive(clap::Args, Debug, Clone)]
+struct RtlArgs {
+    /// Your implementation of the port contract (docs/port-contract.md): a Verilator file
+    /// list (sources relative to it, +incdir+, +define+, -y, -v, -f). Verilated and compiled on
+    /// first use, then taken from the cache ($AVIC_COSIM_CACHE, else ~/.cache/avic-cosim).
+    #[arg(long, value_name = "FILELIST.f", requires = "top")]
+    rtl: Option<PathBuf>,
+    /// Top module of `--rtl`.
+    #[arg(long, value_name = "NAME", requires = "rtl")]
+    top: Option<String>,
+}
+
+impl RtlArgs {
+    /// The RTL to run: bundled, or the user's with the builds in `flavors` ready (built or
+    /// taken from the cache now, so that a design that does not build is an input error).
+    fn load(&self, cmd: &str, flavors: &[Flavor]) -> Result<Rtl, ExitCode> {
+        let (Some(f), Some(top)) = (&self.rtl, &self.top) else {
+            return Ok(Rtl::Bundled);
+        };
+        let fail = |e: &dyn std::fmt::Display| {
+            eprintln!("avic-cosim {cmd}: --rtl: {e}");
+            ExitCode::from(EXIT_USAGE)
+        };
+        let u = UserRtl::from_filelist(f, top, &RtlOptions::default()).map_err(|e| fail(&e))?;
+        for &fl in flavors {
+            let lib = u.load(fl).map_err(|e| fail(&e))?;
+            let i = lib.info();
+            let how = if i.cache_hit {
+                format!("cache hit ({:.2} s)", i.seconds)
+            } else {
+                format!("built in {:.1} s", i.seconds)
+            };
+            println!(
+                "rtl: top {top} from {} ({fl:?} build): {how}: {}",
+                f.display(),
+                i.so.display()
+            );
+        }
+        Ok(Rtl::User(u))
+    }
+}
+
 /// The cell a `run` or `explore` works on.
 #[derive(clap::Args, Debug)]
 struct CellArgs {
@@ -95,6 +144,8 @@ struct CellArgs {
     /// KVM variant or barrier ablation (default: the scenario's).
     #[arg(long, value_name = "NAME", value_parser = parse_kvm)]
     kvm: Option<KvmRow>,
+    #[command(flatten)]
+    rtl: RtlArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -134,6 +185,10 @@ struct ExploreArgs {
     /// No progress bars.
     #[arg(long, short)]
     quiet: bool,
+    /// Run on a coverage build of the RTL and write its line, toggle and branch coverage,
+    /// merged over every run, as lcov (and the merged coverage.dat beside it as PATH.dat).
+    #[arg(long, value_name = "PATH.info")]
+    coverage: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -146,6 +201,8 @@ struct MinimizeArgs {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    rtl: RtlArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -206,6 +263,12 @@ struct MatrixArgs {
     /// No progress bars.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    rtl: RtlArgs,
+    /// Run on a coverage build of the RTL and write its line, toggle and branch coverage,
+    /// merged over every run of every cell, as lcov (and coverage.dat beside it as PATH.dat).
+    #[arg(long, value_name = "PATH.info")]
+    coverage: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -215,6 +278,8 @@ struct ReplayArgs {
     /// Write the run's waveform (.vcd or .fst) and its .gtkw.
     #[arg(long, value_name = "FILE.vcd|FILE.fst", value_parser = parse_wave)]
     wave: Option<String>,
+    #[command(flatten)]
+    rtl: RtlArgs,
 }
 
 /// Whether progress bars are drawn: stderr is a terminal and `--quiet` was not given.
@@ -402,12 +467,26 @@ fn dedup<T: PartialEq + Copy>(items: &[T], all: &[T]) -> Vec<T> {
 
 fn run_matrix(a: MatrixArgs) -> ExitCode {
     let spec = &a.scenario;
-    let file: ScenarioFile = match report::load_scenario(spec) {
+    let mut file: ScenarioFile = match report::load_scenario(spec) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("avic-cosim matrix: --scenario: {e}");
             return ExitCode::from(EXIT_USAGE);
         }
+    };
+    match a.rtl.load("matrix", &[Flavor::Plain]) {
+        Ok(rtl) => file.scenario.rtl = rtl,
+        Err(code) => return code,
+    }
+    let cov = match &a.coverage {
+        None => None,
+        Some(_) => match coverage_of("matrix", &file.scenario.rtl) {
+            Ok(c) => {
+                file.scenario.rtl = Rtl::Coverage(c.clone());
+                Some(c)
+            }
+            Err(code) => return code,
+        },
     };
     let hws = dedup(&a.hw, &report::hw_variants());
     let kvms = dedup(&a.kvm, &report::KVM_ROWS);
@@ -506,6 +585,11 @@ fn run_matrix(a: MatrixArgs) -> ExitCode {
             }
         }
     }
+    if let (Some(c), Some(p)) = (&cov, &a.coverage) {
+        if let Err(code) = write_coverage("matrix", c, p) {
+            return code;
+        }
+    }
     if m.violations() > 0 {
         ExitCode::FAILURE
     } else {
@@ -522,13 +606,17 @@ fn run_replay(a: ReplayArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let r = match Replay::parse(&name, &text) {
+    let mut r = match Replay::parse(&name, &text) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("avic-cosim replay: {e}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    match a.rtl.load("replay", &wave_flavors(a.wave.is_some())) {
+        Ok(rtl) => r.base.rtl = rtl,
+        Err(code) => return code,
+    }
     println!(
         "replay {name}: scenario {}, hw {}, kvm {}, {} recorded choices",
         r.scenario,
@@ -565,6 +653,12 @@ fn run_replay(a: ReplayArgs) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // Output piped into `head` and closed early: end quietly as other Unix tools do, instead of
+    // panicking in `println!` on EPIPE.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -617,6 +711,60 @@ fn run_maybe_traced(
     }
 }
 
+/// `--coverage`: the coverage build of the design `rtl` names (the bundled RTL's when none).
+fn coverage_of(cmd: &str, rtl: &Rtl) -> Result<Arc<Coverage>, ExitCode> {
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("avic-cosim {cmd}: --coverage: {e}");
+        ExitCode::from(EXIT_USAGE)
+    };
+    let design = match rtl {
+        Rtl::User(u) => u.clone(),
+        Rtl::Coverage(c) => c.rtl().clone(),
+        Rtl::Bundled => UserRtl::bundled(&RtlOptions::default()).map_err(|e| fail(&e))?,
+    };
+    let cov = Coverage::new(design).map_err(|e| fail(&e))?;
+    let i = cov.build_info();
+    println!(
+        "coverage build of top {}: {}",
+        cov.rtl().top(),
+        if i.cache_hit {
+            format!("cache hit ({:.2} s)", i.seconds)
+        } else {
+            format!("built in {:.1} s", i.seconds)
+        }
+    );
+    Ok(cov)
+}
+
+/// Writes `--coverage PATH.info` and prints the summary.
+fn write_coverage(cmd: &str, cov: &Coverage, path: &Path) -> Result<(), ExitCode> {
+    match cov.write_info(path) {
+        Ok(s) => {
+            print!("{s}");
+            println!(
+                "coverage: {} (lcov), {} (Verilator)",
+                path.display(),
+                s.dat.display()
+            );
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("avic-cosim {cmd}: --coverage: {e}");
+            Err(ExitCode::from(EXIT_USAGE))
+        }
+    }
+}
+
+/// The builds of a user's RTL a command needs up front: plain, and the traced one
+/// `wave::record` uses when a waveform is asked for.
+fn wave_flavors(wave: bool) -> Vec<Flavor> {
+    if wave {
+        vec![Flavor::Plain, Flavor::Vcd]
+    } else {
+        vec![Flavor::Plain]
+    }
+}
+
 /// The scenario file and the cell's scenario with `--hw` / `--kvm` applied.
 fn cell(c: &CellArgs) -> Result<(ScenarioFile, avic_cosim::world::Scenario), String> {
     let f = report::load_scenario(&c.scenario).map_err(|e| format!("--scenario: {e}"))?;
@@ -662,13 +810,17 @@ fn verdict_exit(v: &Verdict) -> ExitCode {
 }
 
 fn run_one(a: RunArgs) -> ExitCode {
-    let (_, sc) = match cell(&a.cell) {
+    let (_, mut sc) = match cell(&a.cell) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("avic-cosim run: {e}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    match a.cell.rtl.load("run", &wave_flavors(a.wave.is_some())) {
+        Ok(rtl) => sc.rtl = rtl,
+        Err(code) => return code,
+    }
     let sched = match a.seed {
         Some(seed) => Schedule {
             prefix: Vec::new(),
@@ -693,12 +845,30 @@ fn run_one(a: RunArgs) -> ExitCode {
 }
 
 fn run_explore(a: ExploreArgs) -> ExitCode {
-    let (f, sc) = match cell(&a.cell) {
+    let (mut f, mut sc) = match cell(&a.cell) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("avic-cosim explore: {e}");
             return ExitCode::from(EXIT_USAGE);
         }
+    };
+    match a.cell.rtl.load("explore", &[Flavor::Plain]) {
+        Ok(rtl) => {
+            f.scenario.rtl = rtl.clone();
+            sc.rtl = rtl;
+        }
+        Err(code) => return code,
+    }
+    let cov = match &a.coverage {
+        None => None,
+        Some(_) => match coverage_of("explore", &sc.rtl) {
+            Ok(c) => {
+                f.scenario.rtl = Rtl::Coverage(c.clone());
+                sc.rtl = Rtl::Coverage(c.clone());
+                Some(c)
+            }
+            Err(code) => return code,
+        },
     };
     let shard = a.shard.unwrap_or(Shard::WHOLE);
     let seeds = a.seeds.unwrap_or(f.seeds);
@@ -794,14 +964,21 @@ fn run_explore(a: ExploreArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     }
-    match violation {
-        Some(out) => {
-            if let Err(e) = save_counterexample(&a.cell.scenario, &f, &sc, &out, &a.replay_dir) {
-                eprintln!("avic-cosim explore: {e}");
-                return ExitCode::from(EXIT_SIM_ERROR);
-            }
-            verdict_exit(&out.verdict)
+    let saved = match &violation {
+        Some(out) => save_counterexample(&a.cell.scenario, &f, &sc, out, &a.replay_dir),
+        None => Ok(()),
+    };
+    if let Err(e) = saved {
+        eprintln!("avic-cosim explore: {e}");
+        return ExitCode::from(EXIT_SIM_ERROR);
+    }
+    if let (Some(c), Some(p)) = (&cov, &a.coverage) {
+        if let Err(code) = write_coverage("explore", c, p) {
+            return code;
         }
+    }
+    match violation {
+        Some(out) => verdict_exit(&out.verdict),
         None if complete => verdict_exit(&Verdict::Holds),
         None => {
             println!("verdict: no violation found, search partial");
@@ -812,7 +989,7 @@ fn run_explore(a: ExploreArgs) -> ExitCode {
 
 fn run_minimize(a: MinimizeArgs) -> ExitCode {
     let name = a.file.display().to_string();
-    let r = match std::fs::read_to_string(&a.file)
+    let mut r = match std::fs::read_to_string(&a.file)
         .map_err(|e| format!("{name}: {e}"))
         .and_then(|t| Replay::parse(&name, &t).map_err(|e| e.to_string()))
     {
@@ -822,6 +999,10 @@ fn run_minimize(a: MinimizeArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    match a.rtl.load("minimize", &[Flavor::Plain]) {
+        Ok(rtl) => r.base.rtl = rtl,
+        Err(code) => return code,
+    }
     let devs = |r: &[u16]| r.iter().filter(|&&x| x != 0).count();
     let min_bar = bar(drawing(a.quiet), None, RUNS_BAR);
     min_bar.set_prefix("minimize:");

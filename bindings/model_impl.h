@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//
+// ModelCore<V, Tfp>: one Verilated top `V` (any implementation of docs/port-contract.md) driven
+// through the grouped port structs of bindings/ffi.rs, with optional tracing (`Tfp` =
+// VerilatedVcdC, VerilatedFstC or NoTrace). The one definition of how ports are copied, how a
+// cycle is clocked and how the batched responder runs; compiled into the crate for the bundled
+// builds (bindings/shim.cpp) and into a user's shared object built at run time
+// (bindings/user_model.cpp, harness/rtl.rs). Errors are C++ exceptions; callers translate them.
+//
+// Before including: the header of `V`, verilated.h and the trace headers in use, and the shared
+// structs (avic-cosim/bindings/ffi.rs.h).
+
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+#include "verilated.h"
+#include "responder.h"
+
+namespace avic {
+namespace impl {
+
+constexpr unsigned kCores = 4;
+constexpr unsigned kPorts = 3;
+
+// Packed-array field access. Verilator stores ports of up to 64 bits as integers and wider
+// ones as VlWide<N> (32-bit words, least significant first).
+template <typename T>
+inline uint64_t get_bits(const T& v, unsigned lsb, unsigned width) {
+  const uint64_t m = width >= 64 ? ~0ULL : ((1ULL << width) - 1);
+  return (static_cast<uint64_t>(v) >> lsb) & m;
+}
+template <std::size_t W>
+inline uint64_t get_bits(const VlWide<W>& v, unsigned lsb, unsigned width) {
+  const uint64_t m = width >= 64 ? ~0ULL : ((1ULL << width) - 1);
+  const unsigned w0 = lsb / 32, off = lsb % 32;
+  uint64_t lo = v[w0];
+  if (w0 + 1 < W) lo |= static_cast<uint64_t>(v[w0 + 1]) << 32;
+  uint64_t r = lo >> off;
+  if (off != 0 && off + width > 64 && w0 + 2 < W) r |= static_cast<uint64_t>(v[w0 + 2]) << (64 - off);
+  return r & m;
+}
+template <typename T>
+inline void set_bits(T& v, unsigned lsb, unsigned width, uint64_t x) {
+  const uint64_t m = (width >= 64 ? ~0ULL : ((1ULL << width) - 1)) << lsb;
+  v = static_cast<T>((static_cast<uint64_t>(v) & ~m) | ((x << lsb) & m));
+}
+template <std::size_t W>
+inline void set_bits(VlWide<W>& v, unsigned lsb, unsigned width, uint64_t x) {
+  for (unsigned done = 0; done < width;) {
+    const unsigned b = lsb + done, w = b / 32, off = b % 32;
+    const unsigned n = std::min(32 - off, width - done);
+    const uint32_t m = (n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1)) << off;
+    v[w] = (v[w] & ~m) | (static_cast<uint32_t>((x >> done) << off) & m);
+    done += n;
+  }
+}
+
+struct NoTrace {};
+
+template <class V, class Tfp>
+class ModelCore {
+public:
+  // Verilator resolves some calls (scope registration in constructors and destructors, error
+  // hooks) through the thread's current context, so every entry point makes ours current:
+  // several models may live on one thread (tests, exploration workers).
+  explicit ModelCore(const char* name) : ctx_(new VerilatedContext), top_() {
+    Verilated::threadContextp(ctx_.get());
+    // Single-threaded model: without this, Verilator 5.006 starts and joins a worker thread
+    // for every model, which costs about a quarter of a short exploration run.
+    ctx_->threads(1);
+    ctx_->fatalOnError(false);
+    if constexpr (!std::is_same_v<Tfp, NoTrace>) ctx_->traceEverOn(true);
+    top_.reset(new V(ctx_.get(), name));
+  }
+  ~ModelCore() {
+    Verilated::threadContextp(ctx_.get());
+    close_trace();
+    top_->final();
+  }
+  ModelCore(const ModelCore&) = delete;
+  ModelCore& operator=(const ModelCore&) = delete;
+
+  VerilatedContext* context() { return ctx_.get(); }
+  V& top() { return *top_; }
+
+  void step(const TopIn& in, TopOut& out) {
+    Verilated::threadContextp(ctx_.get());
+    apply(in);
+    cycle();
+    read(out);
+  }
+
+  void step_n(const TopIn& in, uint64_t n, TopOut& out) {
+    Verilated::threadContextp(ctx_.get());
+    apply(in);
+    for (uint64_t i = 0; i < n; ++i) cycle();
+    read(out);
+  }
+
+  void open_trace(const std::string& path) {
+    if constexpr (std::is_same_v<Tfp, NoTrace>) {
+      (void)path;
+      throw std::runtime_error("this model was built without tracing; create it as Vcd or Fst");
+    } else {
+      Verilated::threadContextp(ctx_.get());
+      close_trace();
+      tfp_.reset(new Tfp);
+      top_->trace(tfp_.get(), 99);
+      tfp_->open(path.c_str());
+      if (!tfp_->isOpen()) {
+        tfp_.reset();
+        throw std::runtime_error("cannot open waveform file " + path);
+      }
+    }
+  }
+
+  void close_trace() {
+    if constexpr (!std::is_same_v<Tfp, NoTrace>) {
+      if (tfp_) {
+        tfp_->close();
+        tfp_.reset();
+      }
+    }
+  }
+
+  uint64_t cycles() const { return cycles_; }
+
+  // Batched mode: the memory responder of the pure C++ testbench, inside the model.
+  void auto_load(const uint64_t* words, std::size_t n) {
+    auto& w = mem_.words();
+    w.assign(words, words + n);
+    resp_.clear();
+  }
+
+  uint64_t auto_word(uint64_t addr) const { return mem_.at(addr); }
+
+  uint32_t auto_in_flight() const { return resp_.in_flight(); }
+
+  uint64_t run_autonomous(const TopIn& in, uint64_t n, const AutoStop& stop, TopOut& out) {
+    Verilated::threadContextp(ctx_.get());
+    V& t = *top_;
+    // Rust calls back at every event with mostly the same inputs: when only pulses differ from
+    // the inputs the ports hold (the responder owns the memory ports), write just the pulses.
+    TopIn held = in;
+    clear_pulses(held);
+    // Bytewise: equal bytes mean equal fields; padding that differs only costs a full apply.
+    if (held_valid_ && std::memcmp(&held, &held_, sizeof held) == 0) {
+      for (unsigned c = 0; c < kCores; ++c) {
+        const CoreIn& ci = in.core[c];
+        if (ci.icr_wr) {
+          t.icr_lo_i[c] = ci.icr_lo;
+          t.icr_hi_i[c] = ci.icr_hi;
+        }
+        set_bits(t.icr_wr_i, c, 1, ci.icr_wr);
+        set_bits(t.vmrun_i, c, 1, ci.vmrun);
+        set_bits(t.eoi_i, c, 1, ci.eoi);
+        set_bits(t.sw_doorbell_i, c, 1, ci.sw_doorbell);
+      }
+    } else {
+      apply(in);
+      held_ = held;
+      held_valid_ = true;
+    }
+    const uint8_t exit_m = stop.exit ? 0xF : 0, db_m = stop.doorbell ? 0xF : 0,
+                  intr_m = stop.intr ? 0xF : 0, drop_m = stop.db_drop ? 0xF : 0,
+                  idle_m = stop.idle ? 0xF : 0;
+    uint64_t i = 0;
+    while (i < n) {
+      const uint8_t busy_before = t.busy_o;
+      resp_.service(t, mem_, cycles_);
+      cycle();
+      ++i;
+      t.icr_wr_i = 0;
+      t.vmrun_i = 0;
+      t.eoi_i = 0;
+      t.sw_doorbell_i = 0;
+      if ((t.exit_valid_o & exit_m) | (t.doorbell_valid_o & db_m) | (t.intr_valid_o & intr_m) |
+          (t.db_drop_o & drop_m) | (busy_before & ~t.busy_o & idle_m))
+        break;
+    }
+    read(out);
+    return i;
+  }
+
+private:
+  static void clear_pulses(TopIn& in) {
+    for (unsigned c = 0; c < kCores; ++c) {
+      CoreIn& ci = in.core[c];
+      ci.icr_wr = ci.vmrun = ci.eoi = ci.sw_doorbell = false;
+      ci.icr_lo = ci.icr_hi = 0;
+    }
+  }
+
+  // Low phase with the new inputs, then the rising edge. Waveform time 2c is the low phase of
+  // cycle c, 2c+1 the state after its rising edge.
+  inline void cycle() {
+    top_->clk_i = 0;
+    top_->eval();
+    dump(2 * cycles_);
+    top_->clk_i = 1;
+    top_->eval();
+    dump(2 * cycles_ + 1);
+    ++cycles_;
+  }
+
+  inline void dump(uint64_t t) {
+    if constexpr (!std::is_same_v<Tfp, NoTrace>) {
+      if (tfp_) tfp_->dump(t);
+    } else {
+      (void)t;
+    }
+  }
+
+  inline void apply(const TopIn& in) {
+    V& t = *top_;
+    held_valid_ = false;
+    t.rst_ni = in.rst_n;
+    t.cfg_atomic_irr_i = in.cfg.atomic_irr;
+    t.cfg_isrun_order_i = in.cfg.isrun_order & 3;
+    t.cfg_stale_isrun_i = in.cfg.stale_isrun;
+    t.cfg_validate_first_i = in.cfg.validate_first;
+    t.cfg_latch_doorbell_i = in.cfg.latch_doorbell;
+    t.phys_base_i = in.phys_base;
+    t.phys_max_idx_i = in.phys_max_idx;
+    t.log_base_i = in.log_base;
+    for (unsigned c = 0; c < kCores; ++c) {
+      const CoreIn& ci = in.core[c];
+      set_bits(t.guest_mode_i, c, 1, ci.guest_mode);
+      set_bits(t.vmrun_i, c, 1, ci.vmrun);
+      set_bits(t.self_idx_i, c * 8, 8, ci.self_idx);
+      set_bits(t.backing_i, c * 64, 64, ci.backing);
+      set_bits(t.ldr_cluster_i, c, 1, ci.ldr_cluster);
+      set_bits(t.icr_wr_i, c, 1, ci.icr_wr);
+      set_bits(t.icr_lo_i, c * 32, 32, ci.icr_lo);
+      set_bits(t.icr_hi_i, c * 32, 32, ci.icr_hi);
+      set_bits(t.intr_ready_i, c, 1, ci.intr_ready);
+      set_bits(t.eoi_i, c, 1, ci.eoi);
+      set_bits(t.sw_doorbell_i, c, 1, ci.sw_doorbell);
+      for (unsigned p = 0; p < kPorts; ++p) {
+        const unsigned i = c * kPorts + p;
+        const PortRsp& r = ci.port[p];
+        set_bits(t.mem_req_ready_i, i, 1, r.req_ready);
+        set_bits(t.mem_rsp_valid_i, i, 1, r.rsp_valid);
+        set_bits(t.mem_rsp_rdata_i, i * 64, 64, r.rdata);
+      }
+    }
+  }
+
+  inline void read(TopOut& out) const {
+    const V& t = *top_;
+    for (unsigned c = 0; c < kCores; ++c) {
+      CoreOut& co = out.core[c];
+      for (unsigned p = 0; p < kPorts; ++p) {
+        const unsigned i = c * kPorts + p;
+        PortReq& q = co.port[p];
+        q.valid = get_bits(t.mem_req_valid_o, i, 1);
+        q.op = static_cast<uint8_t>(get_bits(t.mem_req_op_o, i * 2, 2));
+        q.addr = get_bits(t.mem_req_addr_o, i * 64, 64);
+        q.wdata = get_bits(t.mem_req_wdata_o, i * 64, 64);
+        q.mask = static_cast<uint8_t>(get_bits(t.mem_req_mask_o, i * 8, 8));
+      }
+      co.busy = get_bits(t.busy_o, c, 1);
+      co.exit_valid = get_bits(t.exit_valid_o, c, 1);
+      co.exit_code = static_cast<uint16_t>(get_bits(t.exit_code_o, c * 12, 12));
+      co.exit_info1 = get_bits(t.exit_info1_o, c * 64, 64);
+      co.exit_info2 = get_bits(t.exit_info2_o, c * 64, 64);
+      co.doorbell_valid = get_bits(t.doorbell_valid_o, c, 1);
+      co.doorbell_host_id = static_cast<uint16_t>(get_bits(t.doorbell_host_id_o, c * 12, 12));
+      co.doorbell_recv = get_bits(t.doorbell_recv_o, c, 1);
+      co.intr_valid = get_bits(t.intr_valid_o, c, 1);
+      co.intr_vec = static_cast<uint8_t>(get_bits(t.intr_vec_o, c * 8, 8));
+      co.in_service = get_bits(t.in_service_o, c, 1);
+      co.eval_busy = get_bits(t.eval_busy_o, c, 1);
+      co.db_drop = get_bits(t.db_drop_o, c, 1);
+      co.db_latched = get_bits(t.db_latched_o, c, 1);
+    }
+  }
+
+  std::unique_ptr<VerilatedContext> ctx_;
+  std::unique_ptr<V> top_;
+  std::unique_ptr<Tfp> tfp_;
+  uint64_t cycles_ = 0;
+  avic_tb::Memory mem_;
+  avic_tb::Responder<V> resp_;
+  TopIn held_{};  // inputs the ports hold after run_autonomous (pulses cleared, ICR ignored)
+  bool held_valid_ = false;
+};
+
+}  // namespace impl
+}  // namespace avic
