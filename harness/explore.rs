@@ -12,6 +12,7 @@
 //! processed in fixed batches, and ties go to the lowest index. [`Shard`] splits the subtree
 //! list across CI jobs; the shards' counts add up to the whole search.
 
+pub use crate::dpor::{dpor, Dpor};
 use crate::ffi::ModelKind;
 use crate::oracle::Invariant;
 use crate::world::{Outcome, Policy, Scenario, Schedule, Verdict, World, WorldError};
@@ -247,7 +248,7 @@ fn subtree(
 
 /// The odometer step: the deepest choice point at or after `fixed` that can take its next rank
 /// within the bound.
-fn next_prefix(choices: &[(u16, u16)], bound: u32, fixed: usize) -> Option<Vec<u16>> {
+pub(crate) fn next_prefix(choices: &[(u16, u16)], bound: u32, fixed: usize) -> Option<Vec<u16>> {
     let mut devs: Vec<u32> = Vec::with_capacity(choices.len() + 1);
     devs.push(0);
     for &(r, _) in choices {

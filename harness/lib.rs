@@ -19,6 +19,7 @@ mod bridge;
 
 pub mod apic;
 pub mod dut;
+pub mod dpor;
 pub mod explore;
 pub mod guest;
 pub mod kvm;

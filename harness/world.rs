@@ -205,7 +205,7 @@ impl Scenario {
 }
 
 /// Something the schedule can make happen in a cycle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Action {
     /// vCPU thread `v` takes one step.
     Thread(u8),
@@ -244,6 +244,62 @@ impl fmt::Display for Action {
             Action::Migrate(v, c) => write!(f, "migrate{v} to cpu{c}"),
             Action::Idle => write!(f, "idle"),
         }
+    }
+}
+
+/// A resource a cycle touches, for partial-order reduction ([`crate::explore::dpor`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Res {
+    /// A word of global memory (byte address).
+    Addr(u64),
+    /// The entries for one word (byte address) in the store buffer of host CPU `c`: stores
+    /// and commits write it, loads of that word read it (they may forward from it).
+    Sb(u8, u64),
+    /// The inputs and port hand-offs of RTL core `c` (ICR write, VMRUN, guest mode, software
+    /// doorbell, EOI, release of a held transaction) and the RTL events it raised.
+    Core(u8),
+    /// The software state of vCPU `v`: its thread, its guest, exits and interrupts routed to
+    /// it, wake-ups, kicks, preemption.
+    Vcpu(u8),
+    /// The oracle's ledger of IPIs to vCPU `v`: sends (write) and the interrupts its guest
+    /// takes (write).
+    Ledger(u8),
+}
+
+/// One access of a [`Step`]'s footprint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Touch {
+    /// What was accessed.
+    pub res: Res,
+    /// Written (true) or only read.
+    pub write: bool,
+}
+
+/// One cycle as partial-order reduction sees it, recorded by [`World::record_steps`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// The actions the schedule could choose from (empty when the cycle had no choice but to
+    /// pass: nothing or only [`Action::Idle`] enabled).
+    pub enabled: Vec<Action>,
+    /// The action taken, if any.
+    pub acted: Option<Action>,
+    /// Index in `enabled` of the [`Policy::Continue`] default (the rank-0 choice).
+    pub default: usize,
+    /// Whether this cycle is a choice point (two or more actions enabled): the index of the
+    /// next entry of [`Outcome::choices`].
+    pub choice: Option<usize>,
+    /// Everything the cycle read and wrote: the action, the RTL's memory accesses in the
+    /// cycle, and the routing of RTL outputs after the edge; sorted, deduplicated.
+    pub touches: Vec<Touch>,
+    /// For each host CPU with a non-empty store buffer at the start of the cycle: the address
+    /// its [`Action::Drain`] would commit (the footprint of that pending transition).
+    pub drains: Vec<(u8, u64)>,
+}
+
+impl Step {
+    /// The agent of the cycle's transition: the action taken, [`Action::Idle`] if none.
+    pub fn agent(&self) -> Action {
+        self.acted.unwrap_or(Action::Idle)
     }
 }
 
@@ -440,6 +496,10 @@ pub struct Outcome {
     pub log: Vec<Event>,
     /// Sends and acceptances.
     pub ledger: Ledger,
+    /// Every cycle's enabled actions and footprint, if [`World::record_steps`] was called.
+    pub steps: Option<Vec<Step>>,
+    /// The access log of the memory, if [`World::record_steps`] was called.
+    pub accesses: Option<Vec<crate::mem::Access>>,
 }
 
 impl Outcome {
@@ -489,6 +549,15 @@ pub struct World {
     /// The software lanes of a waveform, recorded per cycle when set
     /// ([`World::record_lanes`]); `None` otherwise, and then the loop does not look at them.
     lanes: Option<Box<Lanes>>,
+    /// Per-cycle footprints for partial-order reduction ([`World::record_steps`]); `None`
+    /// otherwise, and then the loop does not record anything.
+    steps: Option<Vec<Step>>,
+    /// Touches of the current cycle not visible in the memory log (recording mode only).
+    touched: Vec<Touch>,
+    /// The whole memory access log (recording mode only).
+    accesses: Vec<crate::mem::Access>,
+    /// Pending drains of the current cycle (recording mode only).
+    drains: Vec<(u8, u64)>,
 }
 
 /// `vcpu_on` of a core that has run no guest yet.
@@ -651,6 +720,10 @@ impl World {
             violation: None,
             timer_cpu: NUM_CORES as u8,
             lanes: None,
+            steps: None,
+            touched: Vec::new(),
+            accesses: Vec::new(),
+            drains: Vec::new(),
         })
     }
 
@@ -680,6 +753,21 @@ impl World {
     /// nothing. [`crate::wave::record`] merges them with the RTL's trace.
     pub fn record_lanes(&mut self) {
         self.lanes = Some(Box::new(Lanes::new(&self.sc, self.dut.cycle())));
+    }
+
+    /// Records every cycle's [`Step`] (enabled actions, action taken, footprint) and the
+    /// memory access log into the [`Outcome`], for partial-order reduction. Allocates per
+    /// cycle; the ordinary loop (without this call) records nothing.
+    pub fn record_steps(&mut self) {
+        self.steps = Some(Vec::with_capacity(256));
+        self.dut.mem.set_logging(true);
+    }
+
+    /// Notes a touch of the current cycle (recording mode only).
+    fn touch(&mut self, res: Res, write: bool) {
+        if self.steps.is_some() {
+            self.touched.push(Touch { res, write });
+        }
     }
 
     fn enabled(&self, out: &mut [Action; MAX_ENABLED]) -> usize {
@@ -858,6 +946,21 @@ impl World {
                 l.begin(&self.threads, self.log.len(), &self.dut);
             }
             let mut acted = None;
+            let recording = self.steps.is_some();
+            let before = self.dut.inp.core;
+            if recording {
+                self.drains.clear();
+                for c in 0..=NUM_CORES as u8 {
+                    if let Some(e) = self.dut.mem.sb_entries(c).next() {
+                        self.drains.push((c, e.addr));
+                    }
+                }
+            }
+            let default = self
+                .current
+                .and_then(|c| enabled[..k].iter().position(|&a| a == c))
+                .unwrap_or(0);
+            let choice = (k > 1).then_some(self.choices.len());
             if k > 0 {
                 let i = self.choose(&sched.policy, &sched.prefix, &enabled[..k]);
                 if k > 1 {
@@ -866,8 +969,16 @@ impl World {
                 acted = Some(enabled[i]);
                 self.act(enabled[i], cycle)?;
             }
+            if recording {
+                self.touch_changed_inputs(&before);
+            }
             self.dut.step()?;
+            let stepped = self.dut.inp.core;
             self.after_edge();
+            if recording {
+                self.touch_changed_inputs(&stepped);
+                self.end_step(&enabled[..k], acted, default, choice);
+            }
             if let Some(l) = self.lanes.as_deref_mut() {
                 l.end(&self.sc, acted, &self.dut, &self.threads, &self.log);
             }
@@ -876,19 +987,25 @@ impl World {
         if let Some(l) = self.lanes.as_deref_mut() {
             l.finish(&verdict, self.dut.cycle());
         }
+        let recorded = self.steps_recorded();
+        let accesses = recorded.then(|| std::mem::take(&mut self.accesses));
+        let steps = self.steps.take();
         let outcome = Outcome {
             verdict,
             cycles,
             choices: self.choices,
             log: self.log,
             ledger: self.ledger,
+            steps,
+            accesses,
         };
         Ok((outcome, self.lanes.take()))
     }
 }
 
-/// Rank of a choice: 0 for the default, then the other indices in order.
-fn index_to_rank(idx: usize, default: usize) -> usize {
+/// Rank of a choice: 0 for the default, then the other indices in order (the rank of
+/// `enabled[idx]` in a [`Schedule`] prefix when `enabled[default]` is the default).
+pub fn index_to_rank(idx: usize, default: usize) -> usize {
     match idx.cmp(&default) {
         std::cmp::Ordering::Equal => 0,
         std::cmp::Ordering::Less => idx + 1,
@@ -909,8 +1026,95 @@ fn rank_to_index(rank: u16, default: usize, n: usize) -> usize {
 }
 
 impl World {
+    /// Whether this run recorded steps (the outcome then carries the access log).
+    fn steps_recorded(&self) -> bool {
+        self.dut.mem.logging()
+    }
+
+    /// Notes a write of every core whose inputs differ from `before`.
+    fn touch_changed_inputs(&mut self, before: &[crate::ffi::CoreIn; NUM_CORES]) {
+        for c in 0..NUM_CORES {
+            if self.dut.inp.core[c] != before[c] {
+                self.touch(Res::Core(c as u8), true);
+            }
+        }
+    }
+
+    /// Closes the current cycle's [`Step`]: the explicit touches and the memory log.
+    fn end_step(&mut self, enabled: &[Action], acted: Option<Action>, default: usize, choice: Option<usize>) {
+        let mut touches = std::mem::take(&mut self.touched);
+        for a in self.dut.mem.log() {
+            use crate::mem::{AccessKind as K, Agent};
+            let (addr, sb) = match (a.kind, a.agent) {
+                (K::Load | K::LoadForwarded, Agent::Host(c)) => (Some(false), Some((c, false))),
+                (K::Store, Agent::Host(c)) => (None, Some((c, true))),
+                (K::Commit, Agent::Host(c)) => (Some(true), Some((c, true))),
+                (K::LockedRmw | K::RtlWrite | K::RtlLockSet | K::RtlLockClear, _) => {
+                    (Some(true), None)
+                }
+                (K::RtlRead, _) => (Some(false), None),
+                // A fence's effect is the commits logged before it.
+                _ => (None, None),
+            };
+            if let Some(write) = addr {
+                touches.push(Touch {
+                    res: Res::Addr(a.addr),
+                    write,
+                });
+            }
+            if let Some((c, write)) = sb {
+                touches.push(Touch {
+                    res: Res::Sb(c, a.addr),
+                    write,
+                });
+            }
+        }
+        self.accesses.extend_from_slice(self.dut.mem.log());
+        self.dut.mem.clear_log();
+        touches.sort();
+        touches.dedup();
+        // A write subsumes a read of the same resource.
+        touches.dedup_by(|b, a| {
+            if a.res == b.res {
+                a.write |= b.write;
+                true
+            } else {
+                false
+            }
+        });
+        if let Some(steps) = self.steps.as_mut() {
+            steps.push(Step {
+                enabled: if enabled.len() > 1 || acted.is_some() {
+                    enabled.to_vec()
+                } else {
+                    Vec::new()
+                },
+                acted,
+                default,
+                choice,
+                touches,
+                drains: self.drains.clone(),
+            });
+        }
+    }
+
     fn act(&mut self, a: Action, cycle: u64) -> Result<(), WorldError> {
         self.current = Some(a);
+        match a {
+            Action::Thread(v)
+            | Action::Guest(v)
+            | Action::Timer(v)
+            | Action::Preempt(v)
+            | Action::Migrate(v, _) => self.touch(Res::Vcpu(v), true),
+            Action::Complete(c, _) => self.touch(Res::Core(c), true),
+            Action::Drain(_) | Action::Idle => {}
+        }
+        if let Action::Migrate(v, c) = a {
+            let from = self.threads[usize::from(v)].cpu();
+            self.touch(Res::Core(from), true);
+            self.touch(Res::Core(c), true);
+        }
+        let kicks = self.kick;
         match a {
             Action::Thread(v) => {
                 let t = &mut self.threads[usize::from(v)];
@@ -936,7 +1140,16 @@ impl World {
                     cycle,
                 };
                 t.step(&mut ctx)?;
-                if let Some((target, host_id)) = ctx.sw_doorbell {
+                let sw = ctx.sw_doorbell;
+                if let Some((target, _)) = sw {
+                    self.touch(Res::Vcpu(target), true);
+                }
+                for cpu in 0..NUM_CORES {
+                    if self.kick[cpu] && !kicks[cpu] {
+                        self.touch(Res::Core(cpu as u8), true);
+                    }
+                }
+                if let Some((target, host_id)) = sw {
                     let runs_on = self.guest_core(usize::from(target));
                     self.doorbells.rung(
                         target,
@@ -953,6 +1166,7 @@ impl World {
                 for w in 0..self.threads.len() {
                     if std::mem::take(&mut self.wake[w]) {
                         self.threads[w].on_wake();
+                        self.touch(Res::Vcpu(w as u8), true);
                     }
                 }
             }
@@ -976,6 +1190,7 @@ impl World {
                         if icr.delivery_mode == 0 && !icr.trigger_level && icr.vector >= 16 {
                             for &t in decode_targets(&icr, v, &self.sc.kvm).as_slice() {
                                 self.ledger.send(t, icr.vector);
+                                self.touch(Res::Ledger(t), true);
                             }
                         }
                     }
@@ -1038,6 +1253,7 @@ impl World {
     fn fire_timer(&mut self, v: u8, cycle: u64) -> Result<(), WorldError> {
         let vi = usize::from(v);
         self.timer_fired[vi] = true;
+        self.touch(Res::Ledger(v), true);
         self.log.push(Event::TimerFired { cycle, vcpu: v });
         let layout = self.sc.kvm.layout;
         let cpu = self.timer_cpu;
@@ -1065,6 +1281,8 @@ impl World {
 
     fn exit_guest(&mut self, v: usize, exit: GuestExit) {
         let core = self.core_of(v);
+        self.touch(Res::Vcpu(v as u8), true);
+        self.touch(Res::Core(core as u8), true);
         self.dut.core(core).guest_mode = false;
         self.threads[v].on_exit(exit);
     }
@@ -1080,6 +1298,17 @@ impl World {
         for i in self.rtl_seen..n {
             let e = self.dut.events()[i];
             self.log.push(Event::Rtl(e));
+            let (DutEvent::Exit { core, .. }
+            | DutEvent::Interrupt { core, .. }
+            | DutEvent::Doorbell { core, .. }
+            | DutEvent::DoorbellDropped { core, .. }) = e;
+            self.touch(Res::Core(core as u8), true);
+            if let DutEvent::Doorbell { .. } = e {
+                let (target, _) = self.irr_write[core];
+                if target != NO_VCPU {
+                    self.touch(Res::Vcpu(target), true);
+                }
+            }
             match e {
                 DutEvent::Exit {
                     cycle,
@@ -1115,6 +1344,8 @@ impl World {
                     vector,
                 } => {
                     let v = self.vcpu_on[core];
+                    self.touch(Res::Vcpu(v), true);
+                    self.touch(Res::Ledger(v), true);
                     self.guests[usize::from(v)].take(vector);
                     if let Some(x) = self.ledger.take(cycle, v, vector) {
                         self.violation.get_or_insert(x);
@@ -1147,6 +1378,7 @@ impl World {
         self.rtl_seen = n;
         for v in 0..self.sc.n() {
             if self.guests[v].eoi_due {
+                self.touch(Res::Vcpu(v as u8), true);
                 self.guests[v].eoi_due = false;
                 let core = self.core_of(v);
                 self.dut.core(core).eoi = true;
@@ -1156,6 +1388,7 @@ impl World {
             if !self.kick[cpu] {
                 continue;
             }
+            self.touch(Res::Core(cpu as u8), true);
             let Some(v) = (0..self.sc.n()).find(|&v| self.core_of(v) == cpu) else {
                 // No vCPU thread on that CPU (any more): the IPI interrupts nothing of ours.
                 self.kick[cpu] = false;

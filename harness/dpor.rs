@@ -1,0 +1,520 @@
+//! Stateless dynamic partial-order reduction (DPOR: Flanagan and Godefroid, POPL 2005) over the
+//! schedules of a scenario.
+//!
+//! # Transitions and dependency
+//!
+//! A *transition* is one cycle of [`World::run`]: the action the schedule took (or none, when
+//! nothing or only [`Action::Idle`] was enabled) together with everything the RTL and the world
+//! did in that cycle (the port transactions completed at the edge, the receiver's IRR reads, the
+//! routing of exits, interrupts and doorbells after the edge). The RTL's autonomous work needs
+//! no schedule decision and is tied to cycle timing, so it is part of whichever transition owns
+//! the cycle. The transition's *agent* is the action taken, compared by value
+//! ([`Step::agent`]; [`Action::Idle`] for a cycle without one).
+//!
+//! Its *footprint* ([`Step::touches`], recorded by [`World::record_steps`]) is the set of
+//! resources it read and wrote ([`Res`]):
+//! - memory words: host loads (read), store-buffer commits, locked operations and RTL writes
+//!   (write), RTL reads (read);
+//! - the store buffer of host CPU `c`: stores, fences, commits (write), loads (read, since they
+//!   may forward from it);
+//! - RTL core `c`: any change of its inputs (ICR write, VMRUN, guest mode, doorbell, EOI), the
+//!   release of one of its held transactions, an RTL event it raised, a kick aimed at it
+//!   (write);
+//! - vCPU `v`: a step of its thread or guest, a timer or preemption of it, a wake-up, an exit or
+//!   interrupt routed to it, an IPI sent to it (write).
+//!
+//! Two transitions are *dependent* if they have the same agent, or if their footprints conflict
+//! (a resource both touch, at least one writing). Enabling is covered by the F&G rule: when the
+//! racing agent was not enabled before the earlier transition, every enabled action there is
+//! added to its backtrack set.
+//!
+//! # The search
+//!
+//! Depth-first over the choice points (cycles with two or more enabled actions). Each
+//! execution is a replay of a rank prefix followed by [`crate::world::Policy::Continue`]. After
+//! each execution the whole trace is analysed: the happens-before relation is the transitive
+//! closure of dependency in trace order, and for every transition `j` and every earlier
+//! transition `i` dependent with it, of another agent, and not happens-before `j` through a
+//! third transition (a race), the agent of `j` is added to the backtrack set of the choice point
+//! of cycle `i` (every enabled action there if the agent of `j` was not enabled). Cycles without
+//! a choice have nothing to add. The search is *complete* when every backtrack point was
+//! explored: every Mazurkiewicz trace of the dependency above (within `max_cycles`) was run at
+//! least once.
+//!
+//! # Parallelism
+//!
+//! When a choice point has several pending alternatives, they are explored as independent
+//! subtrees in parallel (rayon); their backtrack additions to shallower choice points are merged
+//! afterwards, in alternative order, as set unions. The batches depend only on the data, so
+//! every count and the violation reported are the same whatever the thread count; the violation
+//! is the one of the first alternative (in enabled order) of the first batch that found one.
+
+use crate::ffi::ModelKind;
+use crate::mem::{AccessKind, Agent};
+use crate::world::{
+    index_to_rank, Action, Outcome, Res, Schedule, Step, Verdict, World, WorldError,
+};
+use rayon::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a DPOR search saw.
+#[derive(Debug, Default)]
+pub struct Dpor {
+    /// Schedules run (executions).
+    pub runs: u64,
+    /// Backtrack points added by race analysis (choice point, action), each explored once.
+    pub backtracks: u64,
+    /// Races found (pairs of dependent, concurrent transitions), summed over executions.
+    pub races: u64,
+    /// Alternatives at choice points that the reduction never ran.
+    pub pruned: u64,
+    /// Runs that reached the cycle bound without quiescence.
+    pub bounded: u64,
+    /// The whole reduced space was explored within the run cap (and no violation stopped it).
+    pub complete: bool,
+    /// The violating outcome of the first violating execution, in DFS order.
+    pub violation: Option<Outcome>,
+}
+
+/// A choice point of the current execution.
+struct Frame {
+    enabled: Vec<Action>,
+    default: usize,
+    /// Rank taken in the current execution.
+    rank: u16,
+    backtrack: Vec<bool>,
+    done: Vec<bool>,
+}
+
+impl Frame {
+    fn pending(&self) -> Vec<usize> {
+        (0..self.enabled.len())
+            .filter(|&i| self.backtrack[i] && !self.done[i])
+            .collect()
+    }
+
+    fn rank_of(&self, idx: usize) -> u16 {
+        index_to_rank(idx, self.default) as u16
+    }
+
+    /// Adds `a` to the backtrack set (every enabled action if `a` is not enabled); the number
+    /// of new entries.
+    fn add(&mut self, a: Action) -> u64 {
+        let mut new = 0;
+        match self.enabled.iter().position(|&e| e == a) {
+            Some(i) => {
+                if !self.backtrack[i] {
+                    self.backtrack[i] = true;
+                    new += 1;
+                }
+            }
+            None => {
+                for b in self.backtrack.iter_mut() {
+                    if !*b {
+                        *b = true;
+                        new += 1;
+                    }
+                }
+            }
+        }
+        new
+    }
+}
+
+/// One subtree's result: counts, violation, and backtrack additions to shallower points.
+#[derive(Default)]
+struct Sub {
+    res: Dpor,
+    /// (choice point, action) for choice points above the subtree's root.
+    adds: Vec<(usize, Action)>,
+    /// [`trace_class`] of every run, when collected.
+    classes: BTreeSet<String>,
+}
+
+/// Runs `sc` under `ranks`, recording steps.
+pub fn run_recorded(
+    sc: &crate::world::Scenario,
+    ranks: &[u16],
+) -> Result<Outcome, WorldError> {
+    let mut w = World::new(sc, ModelKind::Plain)?;
+    w.record_steps();
+    w.run(&Schedule::replay(ranks))
+}
+
+/// Every Mazurkiewicz trace of `sc` (see the module doc), stopping at the first violation or
+/// after about `max_runs` executions.
+pub fn dpor(sc: &crate::world::Scenario, max_runs: u64) -> Result<Dpor, WorldError> {
+    let sub = subtree(sc, &[], max_runs, false)?;
+    Ok(sub.res)
+}
+
+/// [`dpor`], also returning the [`trace_class`] of every run (for cross-checking the reduction
+/// against [`all_classes`]).
+pub fn dpor_classes(
+    sc: &crate::world::Scenario,
+    max_runs: u64,
+) -> Result<(Dpor, BTreeSet<String>), WorldError> {
+    let sub = subtree(sc, &[], max_runs, true)?;
+    Ok((sub.res, sub.classes))
+}
+
+/// The [`trace_class`] of every schedule of `sc` with at most `bound` deviations from the
+/// default (the space of [`crate::explore::bounded_exhaustive`]); `None` if there are more
+/// than `max_runs` of them. With a bound at least the number of choice points, every schedule.
+pub fn bounded_classes(
+    sc: &crate::world::Scenario,
+    bound: u32,
+    max_runs: u64,
+) -> Result<Option<(u64, BTreeMap<String, Vec<u16>>)>, WorldError> {
+    let mut classes = BTreeMap::new();
+    let mut prefix: Vec<u16> = Vec::new();
+    let mut runs = 0;
+    loop {
+        if runs >= max_runs {
+            return Ok(None);
+        }
+        let out = run_recorded(sc, &prefix)?;
+        runs += 1;
+        classes.entry(trace_class(&out)).or_insert_with(|| out.ranks());
+        match crate::explore::next_prefix(&out.choices, bound, 0) {
+            Some(p) => prefix = p,
+            None => return Ok(Some((runs, classes))),
+        }
+    }
+}
+
+/// The [`trace_class`] of every schedule of `sc`, by naive enumeration of every choice at every
+/// choice point (no reduction, no bound); `None` if there are more than `max_runs` schedules.
+pub fn all_classes(
+    sc: &crate::world::Scenario,
+    max_runs: u64,
+) -> Result<Option<(u64, BTreeSet<String>)>, WorldError> {
+    let mut classes = BTreeSet::new();
+    let mut prefix: Vec<u16> = Vec::new();
+    let mut runs = 0;
+    loop {
+        if runs >= max_runs {
+            return Ok(None);
+        }
+        let out = run_recorded(sc, &prefix)?;
+        runs += 1;
+        classes.insert(trace_class(&out));
+        let next = (0..out.choices.len())
+            .rev()
+            .find(|&j| out.choices[j].0 + 1 < out.choices[j].1);
+        match next {
+            Some(j) => {
+                prefix = out.choices[..j].iter().map(|c| c.0).collect();
+                prefix.push(out.choices[j].0 + 1);
+            }
+            None => return Ok(Some((runs, classes))),
+        }
+    }
+}
+
+/// The DFS below the choice-point prefix `root` (ranks).
+fn subtree(
+    sc: &crate::world::Scenario,
+    root: &[u16],
+    budget: u64,
+    collect: bool,
+) -> Result<Sub, WorldError> {
+    let d = root.len();
+    let mut sub = Sub::default();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut ranks: Vec<u16> = root.to_vec();
+    'runs: loop {
+        if sub.res.runs >= budget {
+            return Ok(sub);
+        }
+        let out = run_recorded(sc, &ranks)?;
+        sub.res.runs += 1;
+        if collect {
+            sub.classes.insert(trace_class(&out));
+        }
+        let steps = out.steps.as_deref().unwrap_or(&[]);
+        for s in steps {
+            let Some(cp) = s.choice else { continue };
+            if cp < d + stack.len() {
+                continue;
+            }
+            let n = s.enabled.len();
+            let idx = s
+                .acted
+                .and_then(|a| s.enabled.iter().position(|&e| e == a))
+                .unwrap_or(0);
+            let mut done = vec![false; n];
+            done[idx] = true;
+            stack.push(Frame {
+                enabled: s.enabled.clone(),
+                default: s.default,
+                rank: index_to_rank(idx, s.default) as u16,
+                backtrack: done.clone(),
+                done,
+            });
+        }
+        match out.verdict {
+            Verdict::Violated(_) => {
+                sub.res.violation = Some(out);
+                return Ok(sub);
+            }
+            Verdict::Bound => sub.res.bounded += 1,
+            Verdict::Holds => {}
+        }
+        for (i, a) in races(steps) {
+            sub.res.races += 1;
+            let Some(cp) = steps[i].choice else { continue };
+            if cp < d {
+                sub.adds.push((cp, a));
+            } else if let Some(f) = stack.get_mut(cp - d) {
+                sub.res.backtracks += f.add(a);
+            }
+        }
+        drop(out);
+        // The next alternative: the deepest choice point with a pending one.
+        loop {
+            let Some(top) = stack.last_mut() else {
+                sub.res.complete = true;
+                return Ok(sub);
+            };
+            let pending = top.pending();
+            if pending.is_empty() {
+                sub.res.pruned += top.done.iter().filter(|&&x| !x).count() as u64;
+                stack.pop();
+                continue;
+            }
+            let base: Vec<u16> = root
+                .iter()
+                .copied()
+                .chain(stack[..stack.len() - 1].iter().map(|f| f.rank))
+                .collect();
+            let top = stack.last_mut().expect("non-empty");
+            if pending.len() == 1 {
+                let idx = pending[0];
+                top.done[idx] = true;
+                top.rank = top.rank_of(idx);
+                ranks = base;
+                ranks.push(top.rank);
+                continue 'runs;
+            }
+            // Several pending alternatives: independent subtrees, in parallel.
+            let kids: Vec<Vec<u16>> = pending
+                .iter()
+                .map(|&idx| {
+                    top.done[idx] = true;
+                    let mut k = base.clone();
+                    k.push(top.rank_of(idx));
+                    k
+                })
+                .collect();
+            let left = budget.saturating_sub(sub.res.runs);
+            let parts = kids
+                .par_iter()
+                .map(|k| subtree(sc, k, left, collect))
+                .collect::<Result<Vec<_>, _>>()?;
+            for p in parts {
+                sub.res.runs += p.res.runs;
+                sub.res.races += p.res.races;
+                sub.res.pruned += p.res.pruned;
+                sub.res.bounded += p.res.bounded;
+                sub.res.backtracks += p.res.backtracks;
+                sub.classes.extend(p.classes);
+                for (cp, a) in p.adds {
+                    if cp < d {
+                        sub.adds.push((cp, a));
+                    } else if let Some(f) = stack.get_mut(cp - d) {
+                        sub.res.backtracks += f.add(a);
+                    }
+                }
+                if sub.res.violation.is_none() {
+                    sub.res.violation = p.res.violation;
+                }
+                if !p.res.complete && sub.res.violation.is_none() {
+                    // Out of budget.
+                    return Ok(sub);
+                }
+            }
+            if sub.res.violation.is_some() {
+                return Ok(sub);
+            }
+        }
+    }
+}
+
+fn dependent(a: &Step, b: &Step) -> bool {
+    if a.agent() == b.agent() && a.agent() != Action::Idle {
+        return true;
+    }
+    let (mut i, mut j) = (0, 0);
+    let (x, y) = (&a.touches, &b.touches);
+    while i < x.len() && j < y.len() {
+        match x[i].res.cmp(&y[j].res) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                if x[i].write || y[j].write {
+                    return true;
+                }
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    false
+}
+
+/// The races of a trace, as backtrack points `(i, agent)`: pairs of dependent transitions
+/// `i < j` of different agents where `i` does not happen before `j` through another transition
+/// (the agent of `j` is to run before `i`), and the races of pending transitions
+/// (see `pending_races`).
+///
+/// Happens-before is dependency in trace order, transitively closed, plus *enabling*: the
+/// transition after which the agent of a scheduled action `j` became enabled (the last cycle
+/// before `j` where it was not) happens before `j`. Cycles without an action and
+/// [`Action::Idle`] stand for the passing of time and get no enabling edge: a race between
+/// them and an earlier transition is reversed by delaying that transition.
+pub fn races(steps: &[Step]) -> Vec<(usize, Action)> {
+    let m = steps.len();
+    let words = m.div_ceil(64);
+    let mut hb = vec![0u64; m * words];
+    let mut out = Vec::new();
+    let mut direct = Vec::new();
+    let mut through = vec![0u64; words];
+    for j in 0..m {
+        direct.clear();
+        for i in 0..j {
+            if dependent(&steps[i], &steps[j]) {
+                direct.push(i);
+            }
+        }
+        through.iter_mut().for_each(|w| *w = 0);
+        for &i in &direct {
+            for w in 0..words {
+                through[w] |= hb[i * words + w];
+            }
+        }
+        let enabler = match steps[j].acted {
+            Some(a) if a != Action::Idle => {
+                (0..j).rev().find(|&k| !steps[k].enabled.contains(&a))
+            }
+            _ => None,
+        };
+        if let Some(e) = enabler {
+            for w in 0..words {
+                through[w] |= hb[e * words + w];
+            }
+            through[e / 64] |= 1 << (e % 64);
+        }
+        for &i in &direct {
+            let via = through[i / 64] >> (i % 64) & 1 == 1;
+            if !via && steps[i].agent() != steps[j].agent() {
+                out.push((i, steps[j].agent()));
+            }
+        }
+        let row = &mut hb[j * words..(j + 1) * words];
+        row.copy_from_slice(&through);
+        for &i in &direct {
+            row[i / 64] |= 1 << (i % 64);
+        }
+    }
+    pending_races(steps, &mut out);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Races of transitions that were enabled but not taken, which the executed trace does not
+/// show (F&G consider the next transition of every agent in every state). A transition that
+/// disables an enabled agent is in race with it. A pending [`Action::Drain`] of CPU `c` would
+/// commit the oldest entry of its buffer: every transition of another agent since that entry
+/// was stored that touches the word (or its buffer entries) is in race with it.
+fn pending_races(steps: &[Step], out: &mut Vec<(usize, Action)>) {
+    let m = steps.len();
+    for k in 0..m {
+        let a = steps[k].agent();
+        for &p in &steps[k].enabled {
+            if p == a || p == Action::Idle {
+                continue;
+            }
+            if steps.get(k + 1).is_some_and(|n| !n.enabled.contains(&p)) {
+                out.push((k, p));
+            }
+        }
+        for &(c, addr) in &steps[k].drains {
+            let p = Action::Drain(c);
+            if p == a {
+                continue;
+            }
+            // Only at the end of the window in which this entry is the oldest, not taken.
+            let next_same = steps
+                .get(k + 1)
+                .is_some_and(|n| n.agent() != p && n.drains.contains(&(c, addr)));
+            if next_same {
+                continue;
+            }
+            let sb = Res::Sb(c, addr);
+            let word = Res::Addr(addr);
+            let stored = (0..k)
+                .rev()
+                .find(|&i| {
+                    steps[i].agent() != p
+                        && steps[i].touches.iter().any(|t| t.res == sb && t.write)
+                })
+                .unwrap_or(0);
+            for i in stored + 1..=k {
+                if steps[i].agent() != p
+                    && steps[i]
+                        .touches
+                        .iter()
+                        .any(|t| t.res == sb || t.res == word)
+                {
+                    out.push((i, p));
+                }
+            }
+        }
+    }
+}
+
+/// A run's class for comparing searches: the verdict, and per memory word the sequence of
+/// writes (agent, kind, new value), each followed by the sorted reads (agent, value) that saw
+/// it. Two schedules in the same Mazurkiewicz trace have the same class.
+pub fn trace_class(out: &Outcome) -> String {
+    type Seg = ((String, u64), Vec<(String, u64)>);
+    let mut words: BTreeMap<u64, Vec<Seg>> = BTreeMap::new();
+    for a in out.accesses.as_deref().unwrap_or(&[]) {
+        let who = match a.agent {
+            Agent::Host(c) => format!("h{c}"),
+            Agent::Rtl { core, port } => format!("r{core}.{port}"),
+        };
+        let segs = words
+            .entry(a.addr)
+            .or_insert_with(|| vec![(("init".into(), 0), Vec::new())]);
+        match a.kind {
+            // A forwarded load reads its own store buffer, not the word.
+            AccessKind::Load | AccessKind::RtlRead => {
+                if let Some(s) = segs.last_mut() {
+                    s.1.push((who, a.value));
+                }
+            }
+            AccessKind::Commit
+            | AccessKind::LockedRmw
+            | AccessKind::RtlWrite
+            | AccessKind::RtlLockSet
+            | AccessKind::RtlLockClear => segs.push(((who, a.value), Vec::new())),
+            AccessKind::Store | AccessKind::Fence | AccessKind::LoadForwarded => {}
+        }
+    }
+    let mut s = match &out.verdict {
+        Verdict::Holds => "holds".to_string(),
+        Verdict::Bound => "bound".to_string(),
+        Verdict::Violated(v) => format!("{:?} v{} {:#x}", v.invariant, v.vcpu, v.vector),
+    };
+    for (addr, segs) in words {
+        s.push_str(&format!("|{addr:#x}:"));
+        for ((w, v), mut rs) in segs {
+            rs.sort();
+            s.push_str(&format!(" {w}={v:#x}{rs:?}"));
+        }
+    }
+    s
+}
