@@ -132,10 +132,7 @@ struct Sub {
 }
 
 /// Runs `sc` under `ranks`, recording steps.
-pub fn run_recorded(
-    sc: &crate::world::Scenario,
-    ranks: &[u16],
-) -> Result<Outcome, WorldError> {
+pub fn run_recorded(sc: &crate::world::Scenario, ranks: &[u16]) -> Result<Outcome, WorldError> {
     let mut w = World::new(sc, ModelKind::Plain)?;
     w.record_steps();
     w.run(&Schedule::replay(ranks))
@@ -175,7 +172,9 @@ pub fn bounded_classes(
         }
         let out = run_recorded(sc, &prefix)?;
         runs += 1;
-        classes.entry(trace_class(&out)).or_insert_with(|| out.ranks());
+        classes
+            .entry(trace_class(&out))
+            .or_insert_with(|| out.ranks());
         match crate::explore::next_prefix(&out.choices, bound, 0) {
             Some(p) => prefix = p,
             None => return Ok(Some((runs, classes))),
@@ -394,9 +393,7 @@ pub fn races(steps: &[Step]) -> Vec<(usize, Action)> {
             }
         }
         let enabler = match steps[j].acted {
-            Some(a) if a != Action::Idle => {
-                (0..j).rev().find(|&k| !steps[k].enabled.contains(&a))
-            }
+            Some(a) if a != Action::Idle => (0..j).rev().find(|&k| !steps[k].enabled.contains(&a)),
             _ => None,
         };
         if let Some(e) = enabler {
@@ -457,8 +454,7 @@ fn pending_races(steps: &[Step], out: &mut Vec<(usize, Action)>) {
             let stored = (0..k)
                 .rev()
                 .find(|&i| {
-                    steps[i].agent() != p
-                        && steps[i].touches.iter().any(|t| t.res == sb && t.write)
+                    steps[i].agent() != p && steps[i].touches.iter().any(|t| t.res == sb && t.write)
                 })
                 .unwrap_or(0);
             for i in stored + 1..=k {

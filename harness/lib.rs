@@ -18,8 +18,8 @@
 mod bridge;
 
 pub mod apic;
-pub mod dut;
 pub mod dpor;
+pub mod dut;
 pub mod explore;
 pub mod guest;
 pub mod kvm;

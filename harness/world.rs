@@ -258,9 +258,13 @@ pub enum Res {
     /// The inputs and port hand-offs of RTL core `c` (ICR write, VMRUN, guest mode, software
     /// doorbell, EOI, release of a held transaction) and the RTL events it raised.
     Core(u8),
-    /// The software state of vCPU `v`: its thread, its guest, exits and interrupts routed to
-    /// it, wake-ups, kicks, preemption.
+    /// What other agents see of vCPU `v`'s thread (runnable, in the guest, entering it,
+    /// asleep, preemptible, host CPU): read by its guest, its timer and every step of the
+    /// thread; written by a step that changes it, an exit routed to it, a wake-up of it while
+    /// asleep, a preemption or migration.
     Vcpu(u8),
+    /// The guest of vCPU `v`: its instructions, the interrupts it takes, its EOIs.
+    Guest(u8),
     /// The oracle's ledger of IPIs to vCPU `v`: sends (write) and the interrupts its guest
     /// takes (write).
     Ledger(u8),
@@ -1041,7 +1045,13 @@ impl World {
     }
 
     /// Closes the current cycle's [`Step`]: the explicit touches and the memory log.
-    fn end_step(&mut self, enabled: &[Action], acted: Option<Action>, default: usize, choice: Option<usize>) {
+    fn end_step(
+        &mut self,
+        enabled: &[Action],
+        acted: Option<Action>,
+        default: usize,
+        choice: Option<usize>,
+    ) {
         let mut touches = std::mem::take(&mut self.touched);
         for a in self.dut.mem.log() {
             use crate::mem::{AccessKind as K, Agent};
@@ -1101,11 +1111,12 @@ impl World {
     fn act(&mut self, a: Action, cycle: u64) -> Result<(), WorldError> {
         self.current = Some(a);
         match a {
-            Action::Thread(v)
-            | Action::Guest(v)
-            | Action::Timer(v)
-            | Action::Preempt(v)
-            | Action::Migrate(v, _) => self.touch(Res::Vcpu(v), true),
+            Action::Thread(v) | Action::Timer(v) => self.touch(Res::Vcpu(v), false),
+            Action::Guest(v) => {
+                self.touch(Res::Vcpu(v), false);
+                self.touch(Res::Guest(v), true);
+            }
+            Action::Preempt(v) | Action::Migrate(v, _) => self.touch(Res::Vcpu(v), true),
             Action::Complete(c, _) => self.touch(Res::Core(c), true),
             Action::Drain(_) | Action::Idle => {}
         }
@@ -1139,8 +1150,23 @@ impl World {
                     sw_doorbell: None,
                     cycle,
                 };
+                let seen = |t: &VcpuThread| {
+                    (
+                        t.runnable(),
+                        t.in_guest(),
+                        t.entering_guest(),
+                        t.sleeping(),
+                        t.preemptible(),
+                        t.cpu(),
+                    )
+                };
+                let view = seen(t);
                 t.step(&mut ctx)?;
+                let changed = seen(t) != view;
                 let sw = ctx.sw_doorbell;
+                if changed {
+                    self.touch(Res::Vcpu(v), true);
+                }
                 if let Some((target, _)) = sw {
                     self.touch(Res::Vcpu(target), true);
                 }
@@ -1165,8 +1191,10 @@ impl World {
                 }
                 for w in 0..self.threads.len() {
                     if std::mem::take(&mut self.wake[w]) {
+                        if self.threads[w].sleeping() {
+                            self.touch(Res::Vcpu(w as u8), true);
+                        }
                         self.threads[w].on_wake();
-                        self.touch(Res::Vcpu(w as u8), true);
                     }
                 }
             }
@@ -1274,6 +1302,9 @@ impl World {
         } else {
             mem.host_xchg(cpu, layout.task_state(v), TASK_RUNNING)
                 .map_err(err)?;
+            if self.threads[vi].sleeping() {
+                self.touch(Res::Vcpu(v), true);
+            }
             self.threads[vi].on_wake();
         }
         Ok(())
@@ -1344,7 +1375,7 @@ impl World {
                     vector,
                 } => {
                     let v = self.vcpu_on[core];
-                    self.touch(Res::Vcpu(v), true);
+                    self.touch(Res::Guest(v), true);
                     self.touch(Res::Ledger(v), true);
                     self.guests[usize::from(v)].take(vector);
                     if let Some(x) = self.ledger.take(cycle, v, vector) {
@@ -1378,7 +1409,7 @@ impl World {
         self.rtl_seen = n;
         for v in 0..self.sc.n() {
             if self.guests[v].eoi_due {
-                self.touch(Res::Vcpu(v as u8), true);
+                self.touch(Res::Guest(v as u8), true);
                 self.guests[v].eoi_due = false;
                 let core = self.core_of(v);
                 self.dut.core(core).eoi = true;
