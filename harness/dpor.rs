@@ -52,7 +52,7 @@
 use crate::ffi::ModelKind;
 use crate::mem::{AccessKind, Agent};
 use crate::world::{
-    index_to_rank, Action, Outcome, Res, Schedule, Step, Verdict, World, WorldError,
+    index_to_rank, Action, Outcome, Res, Schedule, Step, Touch, Verdict, World, WorldError,
 };
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -344,22 +344,9 @@ fn dependent(a: &Step, b: &Step) -> bool {
     if a.agent() == b.agent() && a.agent() != Action::Idle {
         return true;
     }
-    let (mut i, mut j) = (0, 0);
-    let (x, y) = (&a.touches, &b.touches);
-    while i < x.len() && j < y.len() {
-        match x[i].res.cmp(&y[j].res) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                if x[i].write || y[j].write {
-                    return true;
-                }
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    false
+    a.touches
+        .iter()
+        .any(|x| b.touches.iter().any(|y| x.conflicts(y)))
 }
 
 /// The races of a trace, as backtrack points `(i, agent)`: pairs of dependent transitions
@@ -450,7 +437,18 @@ fn pending_races(steps: &[Step], out: &mut Vec<(usize, Action)>) {
                 continue;
             }
             let sb = Res::Sb(c, addr);
-            let word = Res::Addr(addr);
+            let commit = [
+                Touch {
+                    res: Res::Addr(addr),
+                    host: Some(c),
+                    write: true,
+                },
+                Touch {
+                    res: sb,
+                    host: None,
+                    write: true,
+                },
+            ];
             let stored = (0..k)
                 .rev()
                 .find(|&i| {
@@ -462,7 +460,7 @@ fn pending_races(steps: &[Step], out: &mut Vec<(usize, Action)>) {
                     && steps[i]
                         .touches
                         .iter()
-                        .any(|t| t.res == sb || t.res == word)
+                        .any(|t| commit.iter().any(|x| x.conflicts(t)))
                 {
                     out.push((i, p));
                 }

@@ -275,8 +275,23 @@ pub enum Res {
 pub struct Touch {
     /// What was accessed.
     pub res: Res,
+    /// The host CPU of a plain load or a store-buffer commit of a memory word (`None` for
+    /// everything else): a CPU's load and its own commit of the same word commute under
+    /// x86-TSO (the load returns the buffered value before the commit, the same value from
+    /// memory after it).
+    pub host: Option<u8>,
     /// Written (true) or only read.
     pub write: bool,
+}
+
+impl Touch {
+    /// Whether two touches conflict: the same resource, at least one writing, and not a load
+    /// and a commit of the same host CPU.
+    pub fn conflicts(&self, o: &Touch) -> bool {
+        self.res == o.res
+            && (self.write || o.write)
+            && !(self.host.is_some() && self.host == o.host && self.write != o.write)
+    }
 }
 
 /// One cycle as partial-order reduction sees it, recorded by [`World::record_steps`].
@@ -770,7 +785,11 @@ impl World {
     /// Notes a touch of the current cycle (recording mode only).
     fn touch(&mut self, res: Res, write: bool) {
         if self.steps.is_some() {
-            self.touched.push(Touch { res, write });
+            self.touched.push(Touch {
+                res,
+                host: None,
+                write,
+            });
         }
     }
 
@@ -1055,27 +1074,34 @@ impl World {
         let mut touches = std::mem::take(&mut self.touched);
         for a in self.dut.mem.log() {
             use crate::mem::{AccessKind as K, Agent};
-            let (addr, sb) = match (a.kind, a.agent) {
-                (K::Load | K::LoadForwarded, Agent::Host(c)) => (Some(false), Some((c, false))),
-                (K::Store, Agent::Host(c)) => (None, Some((c, true))),
-                (K::Commit, Agent::Host(c)) => (Some(true), Some((c, true))),
-                (K::LockedRmw | K::RtlWrite | K::RtlLockSet | K::RtlLockClear, _) => {
-                    (Some(true), None)
-                }
-                (K::RtlRead, _) => (Some(false), None),
-                // A fence's effect is the commits logged before it.
-                _ => (None, None),
+            let host = match a.agent {
+                Agent::Host(c) => Some(c),
+                Agent::Rtl { .. } => None,
             };
-            if let Some(write) = addr {
+            // (word touched, written, host tag), store-buffer entry written.
+            let (word, sb) = match a.kind {
+                K::Load | K::LoadForwarded => (Some((false, host)), false),
+                K::Store => (None, true),
+                K::Commit => (Some((true, host)), true),
+                K::LockedRmw | K::RtlWrite | K::RtlLockSet | K::RtlLockClear => {
+                    (Some((true, None)), false)
+                }
+                K::RtlRead => (Some((false, None)), false),
+                // A fence's effect is the commits logged before it.
+                K::Fence => (None, false),
+            };
+            if let Some((write, host)) = word {
                 touches.push(Touch {
                     res: Res::Addr(a.addr),
+                    host,
                     write,
                 });
             }
-            if let Some((c, write)) = sb {
+            if let (true, Some(c)) = (sb, host) {
                 touches.push(Touch {
                     res: Res::Sb(c, a.addr),
-                    write,
+                    host: None,
+                    write: true,
                 });
             }
         }
@@ -1083,9 +1109,9 @@ impl World {
         self.dut.mem.clear_log();
         touches.sort();
         touches.dedup();
-        // A write subsumes a read of the same resource.
+        // A write subsumes a read of the same resource by the same host.
         touches.dedup_by(|b, a| {
-            if a.res == b.res {
+            if a.res == b.res && a.host == b.host {
                 a.write |= b.write;
                 true
             } else {
