@@ -1,5 +1,7 @@
 //! Stateless dynamic partial-order reduction (DPOR: Flanagan and Godefroid, POPL 2005) over the
-//! schedules of a scenario.
+//! schedules of a scenario. **Experimental**: sound on the small scenarios of `tb/dpor.rs`
+//! (checked against enumerations without reduction), but on the seed scenario it does not
+//! terminate within tens of thousands of runs, so the verdict matrix keeps the bounded search.
 //!
 //! # Transitions and dependency
 //!
@@ -12,34 +14,40 @@
 //! ([`Step::agent`]; [`Action::Idle`] for a cycle without one).
 //!
 //! Its *footprint* ([`Step::touches`], recorded by [`World::record_steps`]) is the set of
-//! resources it read and wrote ([`Res`]):
-//! - memory words: host loads (read), store-buffer commits, locked operations and RTL writes
-//!   (write), RTL reads (read);
-//! - the store buffer of host CPU `c`: stores, fences, commits (write), loads (read, since they
-//!   may forward from it);
+//! resources ([`Res`]) it read and wrote:
+//! - memory words: host loads (read, tagged with the CPU), store-buffer commits (write, tagged),
+//!   locked operations and RTL writes (write), RTL reads (read). A CPU's load and its own
+//!   commit of the same word do not conflict ([`Touch::conflicts`]): under x86-TSO the load
+//!   returns the same value before (forwarded) and after the commit;
+//! - the store-buffer entries of host CPU `c` for a word: stores and commits (write);
 //! - RTL core `c`: any change of its inputs (ICR write, VMRUN, guest mode, doorbell, EOI), the
 //!   release of one of its held transactions, an RTL event it raised, a kick aimed at it
 //!   (write);
-//! - vCPU `v`: a step of its thread or guest, a timer or preemption of it, a wake-up, an exit or
-//!   interrupt routed to it, an IPI sent to it (write).
+//! - vCPU `v` (what others see of its thread): read by every thread step, guest instruction
+//!   and timer of `v`; written by a thread step that changes it, an exit routed to it, a
+//!   wake-up while it sleeps, a preemption or migration;
+//! - the guest of `v` (its instructions, interrupts taken, EOIs) and the oracle's ledger of `v`
+//!   (sends to `v`, interrupts `v` takes): write.
 //!
-//! Two transitions are *dependent* if they have the same agent, or if their footprints conflict
-//! (a resource both touch, at least one writing). Enabling is covered by the F&G rule: when the
-//! racing agent was not enabled before the earlier transition, every enabled action there is
-//! added to its backtrack set.
+//! Two transitions are *dependent* if they have the same agent (other than [`Action::Idle`],
+//! which stands for the passing of time, not a process), or if their footprints conflict.
 //!
-//! # The search
+//! # Races
 //!
-//! Depth-first over the choice points (cycles with two or more enabled actions). Each
-//! execution is a replay of a rank prefix followed by [`crate::world::Policy::Continue`]. After
-//! each execution the whole trace is analysed: the happens-before relation is the transitive
-//! closure of dependency in trace order, and for every transition `j` and every earlier
-//! transition `i` dependent with it, of another agent, and not happens-before `j` through a
-//! third transition (a race), the agent of `j` is added to the backtrack set of the choice point
-//! of cycle `i` (every enabled action there if the agent of `j` was not enabled). Cycles without
-//! a choice have nothing to add. The search is *complete* when every backtrack point was
-//! explored: every Mazurkiewicz trace of the dependency above (within `max_cycles`) was run at
-//! least once.
+//! After each execution the whole trace is analysed ([`races`]). Happens-before is dependency
+//! in trace order, transitively closed, plus enabling: the last cycle before a scheduled action
+//! in which its agent was not enabled happens before it. A race is a pair `i < j` of dependent
+//! transitions of different agents where `i` does not happen before `j` through a third one;
+//! every such `i` (not only the last, as in F&G: with the RTL's timing folded into transitions
+//! the last-race rule misses traces, which `tb/dpor.rs` would show) gets the agent of `j` in
+//! the backtrack set of its choice point, or every action enabled there if that agent was not.
+//! Transitions that were enabled but never taken are raced too (F&G consider the next
+//! transition of every agent in every state): the transition that disabled an agent races with
+//! it, and a pending [`Action::Drain`] races with every transition since the entry was stored
+//! that conflicts with its commit. Cycles without a choice have nothing to add.
+//!
+//! The search is *complete* when every backtrack point was explored within the run cap: then
+//! every trace class of this dependency (within `max_cycles`) was run at least once.
 //!
 //! # Parallelism
 //!
@@ -48,6 +56,8 @@
 //! afterwards, in alternative order, as set unions. The batches depend only on the data, so
 //! every count and the violation reported are the same whatever the thread count; the violation
 //! is the one of the first alternative (in enabled order) of the first batch that found one.
+//! There is no shard split: backtrack points found in one subtree belong to shallower choice
+//! points that other subtrees share.
 
 use crate::ffi::ModelKind;
 use crate::mem::{AccessKind, Agent};
@@ -155,6 +165,9 @@ pub fn dpor_classes(
     Ok((sub.res, sub.classes))
 }
 
+/// Trace classes, each with the ranks of the first schedule that reached it.
+pub type Classes = BTreeMap<String, Vec<u16>>;
+
 /// The [`trace_class`] of every schedule of `sc` with at most `bound` deviations from the
 /// default (the space of [`crate::explore::bounded_exhaustive`]); `None` if there are more
 /// than `max_runs` of them. With a bound at least the number of choice points, every schedule.
@@ -162,7 +175,7 @@ pub fn bounded_classes(
     sc: &crate::world::Scenario,
     bound: u32,
     max_runs: u64,
-) -> Result<Option<(u64, BTreeMap<String, Vec<u16>>)>, WorldError> {
+) -> Result<Option<(u64, Classes)>, WorldError> {
     let mut classes = BTreeMap::new();
     let mut prefix: Vec<u16> = Vec::new();
     let mut runs = 0;
@@ -455,10 +468,9 @@ fn pending_races(steps: &[Step], out: &mut Vec<(usize, Action)>) {
                     steps[i].agent() != p && steps[i].touches.iter().any(|t| t.res == sb && t.write)
                 })
                 .unwrap_or(0);
-            for i in stored + 1..=k {
-                if steps[i].agent() != p
-                    && steps[i]
-                        .touches
+            for (i, s) in steps.iter().enumerate().take(k + 1).skip(stored + 1) {
+                if s.agent() != p
+                    && s.touches
                         .iter()
                         .any(|t| commit.iter().any(|x| x.conflicts(t)))
                 {

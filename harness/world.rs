@@ -1056,8 +1056,8 @@ impl World {
 
     /// Notes a write of every core whose inputs differ from `before`.
     fn touch_changed_inputs(&mut self, before: &[crate::ffi::CoreIn; NUM_CORES]) {
-        for c in 0..NUM_CORES {
-            if self.dut.inp.core[c] != before[c] {
+        for (c, b) in before.iter().enumerate() {
+            if self.dut.inp.core[c] != *b {
                 self.touch(Res::Core(c as u8), true);
             }
         }
@@ -1196,8 +1196,8 @@ impl World {
                 if let Some((target, _)) = sw {
                     self.touch(Res::Vcpu(target), true);
                 }
-                for cpu in 0..NUM_CORES {
-                    if self.kick[cpu] && !kicks[cpu] {
+                for (cpu, was) in kicks.iter().enumerate() {
+                    if self.kick[cpu] && !was {
                         self.touch(Res::Core(cpu as u8), true);
                     }
                 }
