@@ -82,7 +82,8 @@ pub struct Dpor {
     pub bounded: u64,
     /// The whole reduced space was explored within the run cap (and no violation stopped it).
     pub complete: bool,
-    /// The violating outcome of the first violating execution, in DFS order.
+    /// The violating outcome of the first violating execution in the search's fixed order
+    /// (depth first; parallel alternatives in enabled order).
     pub violation: Option<Outcome>,
 }
 
@@ -149,7 +150,8 @@ pub fn run_recorded(sc: &crate::world::Scenario, ranks: &[u16]) -> Result<Outcom
 }
 
 /// Every Mazurkiewicz trace of `sc` (see the module doc), stopping at the first violation or
-/// after about `max_runs` executions.
+/// after `max_runs` executions (a parallel batch started below the cap may pass it: each of
+/// its subtrees gets the runs left when it started).
 pub fn dpor(sc: &crate::world::Scenario, max_runs: u64) -> Result<Dpor, WorldError> {
     let sub = subtree(sc, &[], max_runs, false)?;
     Ok(sub.res)
@@ -324,6 +326,7 @@ fn subtree(
                 .par_iter()
                 .map(|k| subtree(sc, k, left, collect))
                 .collect::<Result<Vec<_>, _>>()?;
+            let mut stop = false;
             for p in parts {
                 sub.res.runs += p.res.runs;
                 sub.res.races += p.res.races;
@@ -341,12 +344,10 @@ fn subtree(
                 if sub.res.violation.is_none() {
                     sub.res.violation = p.res.violation;
                 }
-                if !p.res.complete && sub.res.violation.is_none() {
-                    // Out of budget.
-                    return Ok(sub);
-                }
+                // Out of budget (or stopped by a violation).
+                stop |= !p.res.complete;
             }
-            if sub.res.violation.is_some() {
+            if stop {
                 return Ok(sub);
             }
         }

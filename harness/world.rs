@@ -970,7 +970,7 @@ impl World {
             }
             let mut acted = None;
             let recording = self.steps.is_some();
-            let before = self.dut.inp.core;
+            let before = recording.then(|| self.dut.inp.core);
             if recording {
                 self.drains.clear();
                 for c in 0..=NUM_CORES as u8 {
@@ -993,13 +993,13 @@ impl World {
                 self.act(enabled[i], cycle)?;
             }
             if recording {
-                self.touch_changed_inputs(&before);
+                self.touch_changed_inputs(before.as_ref());
             }
             self.dut.step()?;
-            let stepped = self.dut.inp.core;
+            let stepped = recording.then(|| self.dut.inp.core);
             self.after_edge();
             if recording {
-                self.touch_changed_inputs(&stepped);
+                self.touch_changed_inputs(stepped.as_ref());
                 self.end_step(&enabled[..k], acted, default, choice);
             }
             if let Some(l) = self.lanes.as_deref_mut() {
@@ -1055,8 +1055,8 @@ impl World {
     }
 
     /// Notes a write of every core whose inputs differ from `before`.
-    fn touch_changed_inputs(&mut self, before: &[crate::ffi::CoreIn; NUM_CORES]) {
-        for (c, b) in before.iter().enumerate() {
+    fn touch_changed_inputs(&mut self, before: Option<&[crate::ffi::CoreIn; NUM_CORES]>) {
+        for (c, b) in before.into_iter().flatten().enumerate() {
             if self.dut.inp.core[c] != *b {
                 self.touch(Res::Core(c as u8), true);
             }
