@@ -970,7 +970,7 @@ impl World {
             }
             let mut acted = None;
             let recording = self.steps.is_some();
-            let before = recording.then(|| self.dut.inp.core);
+            let before = recording.then_some(self.dut.inp.core);
             if recording {
                 self.drains.clear();
                 for c in 0..=NUM_CORES as u8 {
@@ -996,7 +996,7 @@ impl World {
                 self.touch_changed_inputs(before.as_ref());
             }
             self.dut.step()?;
-            let stepped = recording.then(|| self.dut.inp.core);
+            let stepped = recording.then_some(self.dut.inp.core);
             self.after_edge();
             if recording {
                 self.touch_changed_inputs(stepped.as_ref());
