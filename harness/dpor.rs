@@ -62,7 +62,7 @@
 use crate::ffi::ModelKind;
 use crate::mem::{AccessKind, Agent};
 use crate::world::{
-    index_to_rank, Action, Outcome, Res, Schedule, Step, Touch, Verdict, World, WorldError,
+    index_to_rank, Action, Outcome, Res, Schedule, Step, Verdict, World, WorldError,
 };
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -423,9 +423,9 @@ pub fn races(steps: &[Step]) -> Vec<(usize, Action)> {
 
 /// Races of transitions that were enabled but not taken, which the executed trace does not
 /// show (F&G consider the next transition of every agent in every state). A transition that
-/// disables an enabled agent is in race with it. A pending [`Action::Drain`] of CPU `c` would
-/// commit the oldest entry of its buffer: every transition of another agent since that entry
-/// was stored that touches the word (or its buffer entries) is in race with it.
+/// disables an enabled agent is in race with it. A pending action with a predicted footprint
+/// ([`Step::pending`]) races with every transition of another agent that conflicts with it
+/// while it is pending with that footprint (for a drain: since its entry was stored).
 fn pending_races(steps: &[Step], out: &mut Vec<(usize, Action)>) {
     let m = steps.len();
     for k in 0..m {
@@ -438,43 +438,46 @@ fn pending_races(steps: &[Step], out: &mut Vec<(usize, Action)>) {
                 out.push((k, p));
             }
         }
-        for &(c, addr) in &steps[k].drains {
-            let p = Action::Drain(c);
+        for (p, fp) in &steps[k].pending {
+            let p = *p;
             if p == a {
                 continue;
             }
-            // Only at the end of the window in which this entry is the oldest, not taken.
-            let next_same = steps
-                .get(k + 1)
-                .is_some_and(|n| n.agent() != p && n.drains.contains(&(c, addr)));
-            if next_same {
+            // Only at the end of the window in which it is pending with this footprint.
+            let same =
+                |n: &Step| n.agent() != p && n.pending.iter().any(|(q, f)| *q == p && f == fp);
+            if steps.get(k + 1).is_some_and(same) {
                 continue;
             }
-            let sb = Res::Sb(c, addr);
-            let commit = [
-                Touch {
-                    res: Res::Addr(addr),
-                    host: Some(c),
-                    write: true,
-                },
-                Touch {
-                    res: sb,
-                    host: None,
-                    write: true,
-                },
-            ];
-            let stored = (0..k)
+            let start = (0..k)
                 .rev()
-                .find(|&i| {
-                    steps[i].agent() != p && steps[i].touches.iter().any(|t| t.res == sb && t.write)
-                })
-                .unwrap_or(0);
-            for (i, s) in steps.iter().enumerate().take(k + 1).skip(stored + 1) {
-                if s.agent() != p
-                    && s.touches
+                .find(|&i| !same(&steps[i]))
+                .map_or(0, |i| i + 1);
+            // A drain's entry may have been stored before it became the oldest.
+            let lo = match p {
+                Action::Drain(c) => {
+                    let sb: Vec<Res> = fp
                         .iter()
-                        .any(|t| commit.iter().any(|x| x.conflicts(t)))
-                {
+                        .filter(|t| matches!(t.res, Res::Sb(..)))
+                        .map(|t| t.res)
+                        .collect();
+                    let _ = c;
+                    (0..k)
+                        .rev()
+                        .find(|&i| {
+                            steps[i].agent() != p
+                                && steps[i]
+                                    .touches
+                                    .iter()
+                                    .any(|t| t.write && sb.contains(&t.res))
+                        })
+                        .map_or(0, |i| i + 1)
+                        .min(start)
+                }
+                _ => start,
+            };
+            for (i, s) in steps.iter().enumerate().take(k + 1).skip(lo) {
+                if s.agent() != p && s.touches.iter().any(|t| fp.iter().any(|x| x.conflicts(t))) {
                     out.push((i, p));
                 }
             }
@@ -483,11 +486,14 @@ fn pending_races(steps: &[Step], out: &mut Vec<(usize, Action)>) {
 }
 
 /// A run's class for comparing searches: the verdict, and per memory word the sequence of
-/// writes (agent, kind, new value), each followed by the sorted reads (agent, value) that saw
-/// it. Two schedules in the same Mazurkiewicz trace have the same class.
+/// writes (agent, new value), each followed by the sorted reads (agent, value) that saw it (a
+/// load forwarded from the CPU's own store buffer counts as a read of that store's commit).
+/// Two schedules in the same Mazurkiewicz trace have the same class.
 pub fn trace_class(out: &Outcome) -> String {
     type Seg = ((String, u64), Vec<(String, u64)>);
     let mut words: BTreeMap<u64, Vec<Seg>> = BTreeMap::new();
+    // Forwarded loads waiting for the commit of the store they read: (word, CPU) -> values.
+    let mut forwarded: BTreeMap<(u64, u8), Vec<u64>> = BTreeMap::new();
     for a in out.accesses.as_deref().unwrap_or(&[]) {
         let who = match a.agent {
             Agent::Host(c) => format!("h{c}"),
@@ -496,19 +502,40 @@ pub fn trace_class(out: &Outcome) -> String {
         let segs = words
             .entry(a.addr)
             .or_insert_with(|| vec![(("init".into(), 0), Vec::new())]);
-        match a.kind {
-            // A forwarded load reads its own store buffer, not the word.
-            AccessKind::Load | AccessKind::RtlRead => {
+        match (a.kind, a.agent) {
+            (AccessKind::Load | AccessKind::RtlRead, _) => {
                 if let Some(s) = segs.last_mut() {
                     s.1.push((who, a.value));
                 }
             }
-            AccessKind::Commit
-            | AccessKind::LockedRmw
-            | AccessKind::RtlWrite
-            | AccessKind::RtlLockSet
-            | AccessKind::RtlLockClear => segs.push(((who, a.value), Vec::new())),
-            AccessKind::Store | AccessKind::Fence | AccessKind::LoadForwarded => {}
+            // A forwarded load reads the store it forwards from: it counts as a read of that
+            // store's commit (as a load after the commit would), so that the class does not
+            // depend on where a CPU's commit falls among its own loads.
+            (AccessKind::LoadForwarded, Agent::Host(c)) => {
+                forwarded.entry((a.addr, c)).or_default().push(a.value);
+            }
+            (AccessKind::Commit, Agent::Host(c)) => {
+                let mut reads = Vec::new();
+                if let Some(f) = forwarded.get_mut(&(a.addr, c)) {
+                    f.retain(|&v| {
+                        let hit = v == a.value;
+                        if hit {
+                            reads.push((who.clone(), v));
+                        }
+                        !hit
+                    });
+                }
+                segs.push(((who, a.value), reads));
+            }
+            (
+                AccessKind::Commit
+                | AccessKind::LockedRmw
+                | AccessKind::RtlWrite
+                | AccessKind::RtlLockSet
+                | AccessKind::RtlLockClear,
+                _,
+            ) => segs.push(((who, a.value), Vec::new())),
+            _ => {}
         }
     }
     let mut s = match &out.verdict {
@@ -516,6 +543,13 @@ pub fn trace_class(out: &Outcome) -> String {
         Verdict::Bound => "bound".to_string(),
         Verdict::Violated(v) => format!("{:?} v{} {:#x}", v.invariant, v.vcpu, v.vector),
     };
+    for ((addr, c), vs) in forwarded {
+        if !vs.is_empty() {
+            s.push_str(&format!(
+                "|{addr:#x} h{c} forwarded, never committed: {vs:?}"
+            ));
+        }
+    }
     for (addr, segs) in words {
         s.push_str(&format!("|{addr:#x}:"));
         for ((w, v), mut rs) in segs {

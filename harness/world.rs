@@ -310,9 +310,12 @@ pub struct Step {
     /// Everything the cycle read and wrote: the action, the RTL's memory accesses in the
     /// cycle, and the routing of RTL outputs after the edge; sorted, deduplicated.
     pub touches: Vec<Touch>,
-    /// For each host CPU with a non-empty store buffer at the start of the cycle: the address
-    /// its [`Action::Drain`] would commit (the footprint of that pending transition).
-    pub drains: Vec<(u8, u64)>,
+    /// Predicted footprints of the enabled actions other than thread steps and
+    /// [`Action::Idle`], as of the start of the cycle: what each would touch if taken (a drain
+    /// commits the oldest entry; a timer sets the IRR, `irr_pending` and wakes; a preemption
+    /// changes the thread; a guest instruction drives its core and may send to anyone; a
+    /// completion performs the held request). DPOR races pending transitions with these.
+    pub pending: Vec<(Action, Vec<Touch>)>,
 }
 
 impl Step {
@@ -575,8 +578,8 @@ pub struct World {
     touched: Vec<Touch>,
     /// The whole memory access log (recording mode only).
     accesses: Vec<crate::mem::Access>,
-    /// Pending drains of the current cycle (recording mode only).
-    drains: Vec<(u8, u64)>,
+    /// Pending transitions of the current cycle (recording mode only).
+    pending: Vec<(Action, Vec<Touch>)>,
 }
 
 /// `vcpu_on` of a core that has run no guest yet.
@@ -742,7 +745,7 @@ impl World {
             steps: None,
             touched: Vec::new(),
             accesses: Vec::new(),
-            drains: Vec::new(),
+            pending: Vec::new(),
         })
     }
 
@@ -972,12 +975,10 @@ impl World {
             let recording = self.steps.is_some();
             let before = recording.then_some(self.dut.inp.core);
             if recording {
-                self.drains.clear();
-                for c in 0..=NUM_CORES as u8 {
-                    if let Some(e) = self.dut.mem.sb_entries(c).next() {
-                        self.drains.push((c, e.addr));
-                    }
-                }
+                self.pending = enabled[..k]
+                    .iter()
+                    .filter_map(|&a| self.predicted(a).map(|t| (a, t)))
+                    .collect();
             }
             let default = self
                 .current
@@ -1052,6 +1053,61 @@ impl World {
     /// Whether this run recorded steps (the outcome then carries the access log).
     fn steps_recorded(&self) -> bool {
         self.dut.mem.logging()
+    }
+
+    /// What `a` would touch if taken now (see [`Step::pending`]); `None` for thread steps and
+    /// idling.
+    fn predicted(&self, a: Action) -> Option<Vec<Touch>> {
+        let w = |res| Touch {
+            res,
+            host: None,
+            write: true,
+        };
+        let layout = self.sc.kvm.layout;
+        Some(match a {
+            Action::Thread(_) | Action::Idle => return None,
+            Action::Drain(c) => {
+                let e = self.dut.mem.sb_entries(c).next()?;
+                vec![
+                    Touch {
+                        res: Res::Addr(e.addr),
+                        host: Some(c),
+                        write: true,
+                    },
+                    w(Res::Sb(c, e.addr)),
+                ]
+            }
+            Action::Preempt(v) => vec![w(Res::Vcpu(v))],
+            Action::Migrate(v, c) => vec![
+                w(Res::Vcpu(v)),
+                w(Res::Core(c)),
+                w(Res::Core(self.threads[usize::from(v)].cpu())),
+            ],
+            Action::Timer(v) => vec![
+                w(Res::Vcpu(v)),
+                w(Res::Ledger(v)),
+                w(Res::Addr(irr_word(layout.vm.backing(v), TIMER_VECTOR))),
+                w(Res::Addr(layout.irr_pending(v))),
+                w(Res::Addr(layout.task_state(v))),
+                w(Res::Core(self.core_of(usize::from(v)) as u8)),
+            ],
+            Action::Guest(v) => {
+                let mut t = vec![
+                    w(Res::Vcpu(v)),
+                    w(Res::Guest(v)),
+                    w(Res::Core(self.core_of(usize::from(v)) as u8)),
+                ];
+                t.extend((0..self.sc.kvm.n_vcpus).map(|x| w(Res::Ledger(x))));
+                t
+            }
+            Action::Complete(c, p) => {
+                let mut t = vec![w(Res::Core(c))];
+                if let Some(r) = self.dut.request(usize::from(c), usize::from(p)) {
+                    t.push(w(Res::Addr(r.addr)));
+                }
+                t
+            }
+        })
     }
 
     /// Notes a write of every core whose inputs differ from `before`.
@@ -1129,7 +1185,7 @@ impl World {
                 default,
                 choice,
                 touches,
-                drains: self.drains.clone(),
+                pending: std::mem::take(&mut self.pending),
             });
         }
     }

@@ -95,15 +95,23 @@ fn footprints_name_what_a_cycle_touched() {
 }
 
 /// The soundness check of the reduction: every trace class (verdict + per-word order of writes
-/// and the reads between them) that an enumeration without reduction reaches, DPOR reaches too.
-#[test]
-fn dpor_reaches_every_class_of_the_complete_enumeration() {
-    let sc = one_halts();
+/// and the reads between them) that the enumeration of every schedule reaches, DPOR reaches too,
+/// and DPOR completes with fewer runs.
+#[rstest]
+#[case::halts(one_halts(), 1)]
+#[case::preempted(one_halts().preemptible(0), 3)]
+#[case::preempted_v3(Scenario::new(1, KvmVariant::V3).program(0, &[GuestOp::Halt]).preemptible(0), 4)]
+#[case::migrated(one_halts().migratable(0, 1), 13)]
+fn dpor_reaches_every_class_of_the_complete_enumeration(
+    #[case] sc: Scenario,
+    #[case] n_classes: usize,
+) {
     let (runs, naive) = all_classes(&sc, 100_000).unwrap().expect("small space");
     assert!(
         runs > 100,
         "the naive space is not trivial: {runs} schedules"
     );
+    assert_eq!(naive.len(), n_classes);
     let (d, classes) = dpor_classes(&sc, 100_000).unwrap();
     assert!(d.complete);
     assert!(d.runs < runs, "{} DPOR runs vs {runs}", d.runs);
