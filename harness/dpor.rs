@@ -43,8 +43,10 @@
 //! the backtrack set of its choice point, or every action enabled there if that agent was not.
 //! Transitions that were enabled but never taken are raced too (F&G consider the next
 //! transition of every agent in every state): the transition that disabled an agent races with
-//! it, and a pending [`Action::Drain`] races with every transition since the entry was stored
-//! that conflicts with its commit. Cycles without a choice have nothing to add.
+//! it, and an enabled action not taken, whose footprint the world predicts ([`Step::pending`]:
+//! drains, timers, preemptions, migrations, guest instructions, completions), races with every
+//! conflicting transition while it stays pending (a drain: since its entry was stored). Cycles
+//! without a choice have nothing to add.
 //!
 //! The search is *complete* when every backtrack point was explored within the run cap: then
 //! every trace class of this dependency (within `max_cycles`) was run at least once.

@@ -380,7 +380,7 @@ fn explore_dpor_reports_its_counts_and_finds_the_reemulation_duplicate() {
         "0",
         "--dpor",
         "--max-runs",
-        "5000",
+        "20000",
         "--replay-dir",
         rd,
     ]);
