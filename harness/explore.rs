@@ -6,6 +6,7 @@
 //!   depth-first as a stateless odometer over the recorded choice points (preemption bounding
 //!   as in CHESS, Musuvathi and Qadeer, PLDI 2007).
 //! - [`minimize`]: fewer deviations and cycles for a failing schedule, same invariant.
+//! - [`dpor`] (re-exported from [`crate::dpor`]): the experimental DPOR search.
 //!
 //! Runs are spread over all cores with `rayon`, and every result (the violation reported, the
 //! counts) is the same whatever the thread count: work is cut into a fixed list of subtrees,
@@ -18,6 +19,7 @@
 //! it too is the same whatever the thread count.
 
 use crate::coverage::Orders;
+pub use crate::dpor::{dpor, Dpor};
 use crate::ffi::ModelKind;
 use crate::oracle::Invariant;
 use crate::world::{Outcome, Policy, Scenario, Schedule, Verdict, World, WorldError};
@@ -311,7 +313,7 @@ fn subtree(
 
 /// The odometer step: the deepest choice point at or after `fixed` that can take its next rank
 /// within the bound.
-fn next_prefix(choices: &[(u16, u16)], bound: u32, fixed: usize) -> Option<Vec<u16>> {
+pub(crate) fn next_prefix(choices: &[(u16, u16)], bound: u32, fixed: usize) -> Option<Vec<u16>> {
     let mut devs: Vec<u32> = Vec::with_capacity(choices.len() + 1);
     devs.push(0);
     for &(r, _) in choices {

@@ -21,6 +21,7 @@ mod bridge;
 
 pub mod apic;
 pub mod coverage;
+pub mod dpor;
 pub mod dut;
 pub mod explore;
 pub mod guest;

@@ -216,7 +216,7 @@ impl Scenario {
 }
 
 /// Something the schedule can make happen in a cycle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Action {
     /// vCPU thread `v` takes one step.
     Thread(u8),
@@ -255,6 +255,84 @@ impl fmt::Display for Action {
             Action::Migrate(v, c) => write!(f, "migrate{v} to cpu{c}"),
             Action::Idle => write!(f, "idle"),
         }
+    }
+}
+
+/// A resource a cycle touches, for partial-order reduction ([`crate::explore::dpor`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Res {
+    /// A word of global memory (byte address).
+    Addr(u64),
+    /// The entries for one word (byte address) in the store buffer of host CPU `c`: stores
+    /// and commits write it, loads of that word read it (they may forward from it).
+    Sb(u8, u64),
+    /// The inputs and port hand-offs of RTL core `c` (ICR write, VMRUN, guest mode, software
+    /// doorbell, EOI, release of a held transaction) and the RTL events it raised.
+    Core(u8),
+    /// What other agents see of vCPU `v`'s thread (runnable, in the guest, entering it,
+    /// asleep, preemptible, host CPU): read by its guest, its timer and every step of the
+    /// thread; written by a step that changes it, an exit routed to it, a wake-up of it while
+    /// asleep, a preemption or migration.
+    Vcpu(u8),
+    /// The guest of vCPU `v`: its instructions, the interrupts it takes, its EOIs.
+    Guest(u8),
+    /// The oracle's ledger of IPIs to vCPU `v`: sends (write) and the interrupts its guest
+    /// takes (write).
+    Ledger(u8),
+}
+
+/// One access of a [`Step`]'s footprint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Touch {
+    /// What was accessed.
+    pub res: Res,
+    /// The host CPU of a plain load or a store-buffer commit of a memory word (`None` for
+    /// everything else): a CPU's load and its own commit of the same word commute under
+    /// x86-TSO (the load returns the buffered value before the commit, the same value from
+    /// memory after it).
+    pub host: Option<u8>,
+    /// Written (true) or only read.
+    pub write: bool,
+}
+
+impl Touch {
+    /// Whether two touches conflict: the same resource, at least one writing, and not a load
+    /// and a commit of the same host CPU.
+    pub fn conflicts(&self, o: &Touch) -> bool {
+        self.res == o.res
+            && (self.write || o.write)
+            && !(self.host.is_some() && self.host == o.host && self.write != o.write)
+    }
+}
+
+/// One cycle as partial-order reduction sees it, recorded by [`World::record_steps`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// The actions the schedule could choose from (empty when the cycle had no choice but to
+    /// pass: nothing or only [`Action::Idle`] enabled).
+    pub enabled: Vec<Action>,
+    /// The action taken, if any.
+    pub acted: Option<Action>,
+    /// Index in `enabled` of the [`Policy::Continue`] default (the rank-0 choice).
+    pub default: usize,
+    /// Whether this cycle is a choice point (two or more actions enabled): the index of the
+    /// next entry of [`Outcome::choices`].
+    pub choice: Option<usize>,
+    /// Everything the cycle read and wrote: the action, the RTL's memory accesses in the
+    /// cycle, and the routing of RTL outputs after the edge; sorted, deduplicated.
+    pub touches: Vec<Touch>,
+    /// Predicted footprints of the enabled actions other than thread steps and
+    /// [`Action::Idle`], as of the start of the cycle: what each would touch if taken (a drain
+    /// commits the oldest entry; a timer sets the IRR, `irr_pending` and wakes; a preemption
+    /// changes the thread; a guest instruction drives its core and may send to anyone; a
+    /// completion performs the held request). DPOR races pending transitions with these.
+    pub pending: Vec<(Action, Vec<Touch>)>,
+}
+
+impl Step {
+    /// The agent of the cycle's transition: the action taken, [`Action::Idle`] if none.
+    pub fn agent(&self) -> Action {
+        self.acted.unwrap_or(Action::Idle)
     }
 }
 
@@ -457,6 +535,10 @@ pub struct Outcome {
     /// Orders of the protocol's conflicting accesses this run observed
     /// ([`crate::coverage`]).
     pub orders: Orders,
+    /// Every cycle's enabled actions and footprint, if [`World::record_steps`] was called.
+    pub steps: Option<Vec<Step>>,
+    /// The access log of the memory, if [`World::record_steps`] was called.
+    pub accesses: Option<Vec<crate::mem::Access>>,
 }
 
 impl Outcome {
@@ -507,6 +589,15 @@ pub struct World {
     /// The software lanes of a waveform, recorded per cycle when set
     /// ([`World::record_lanes`]); `None` otherwise, and then the loop does not look at them.
     lanes: Option<Box<Lanes>>,
+    /// Per-cycle footprints for partial-order reduction ([`World::record_steps`]); `None`
+    /// otherwise, and then the loop does not record anything.
+    steps: Option<Vec<Step>>,
+    /// Touches of the current cycle not visible in the memory log (recording mode only).
+    touched: Vec<Touch>,
+    /// The whole memory access log (recording mode only).
+    accesses: Vec<crate::mem::Access>,
+    /// Pending transitions of the current cycle (recording mode only).
+    pending: Vec<(Action, Vec<Touch>)>,
 }
 
 /// `vcpu_on` of a core that has run no guest yet.
@@ -671,6 +762,10 @@ impl World {
             violation: None,
             timer_cpu: NUM_CORES as u8,
             lanes: None,
+            steps: None,
+            touched: Vec::new(),
+            accesses: Vec::new(),
+            pending: Vec::new(),
         })
     }
 
@@ -700,6 +795,25 @@ impl World {
     /// nothing. [`crate::wave::record`] merges them with the RTL's trace.
     pub fn record_lanes(&mut self) {
         self.lanes = Some(Box::new(Lanes::new(&self.sc, self.dut.cycle())));
+    }
+
+    /// Records every cycle's [`Step`] (enabled actions, action taken, footprint) and the
+    /// memory access log into the [`Outcome`], for partial-order reduction. Allocates per
+    /// cycle; the ordinary loop (without this call) records nothing.
+    pub fn record_steps(&mut self) {
+        self.steps = Some(Vec::with_capacity(256));
+        self.dut.mem.set_logging(true);
+    }
+
+    /// Notes a touch of the current cycle (recording mode only).
+    fn touch(&mut self, res: Res, write: bool) {
+        if self.steps.is_some() {
+            self.touched.push(Touch {
+                res,
+                host: None,
+                write,
+            });
+        }
     }
 
     fn enabled(&self, out: &mut [Action; MAX_ENABLED]) -> usize {
@@ -879,6 +993,19 @@ impl World {
                 l.begin(&self.threads, self.log.len(), &self.dut);
             }
             let mut acted = None;
+            let recording = self.steps.is_some();
+            let before = recording.then_some(self.dut.inp.core);
+            if recording {
+                self.pending = enabled[..k]
+                    .iter()
+                    .filter_map(|&a| self.predicted(a).map(|t| (a, t)))
+                    .collect();
+            }
+            let default = self
+                .current
+                .and_then(|c| enabled[..k].iter().position(|&a| a == c))
+                .unwrap_or(0);
+            let choice = (k > 1).then_some(self.choices.len());
             if k > 0 {
                 let i = self.choose(&sched.policy, &sched.prefix, &enabled[..k]);
                 if k > 1 {
@@ -887,8 +1014,16 @@ impl World {
                 acted = Some(enabled[i]);
                 self.act(enabled[i], cycle)?;
             }
+            if recording {
+                self.touch_changed_inputs(before.as_ref());
+            }
             self.dut.step()?;
+            let stepped = recording.then_some(self.dut.inp.core);
             self.after_edge();
+            if recording {
+                self.touch_changed_inputs(stepped.as_ref());
+                self.end_step(&enabled[..k], acted, default, choice);
+            }
             if let Some(l) = self.lanes.as_deref_mut() {
                 l.end(&self.sc, acted, &self.dut, &self.threads, &self.log);
             }
@@ -897,6 +1032,9 @@ impl World {
         if let Some(l) = self.lanes.as_deref_mut() {
             l.finish(&verdict, self.dut.cycle());
         }
+        let recorded = self.steps_recorded();
+        let accesses = recorded.then(|| std::mem::take(&mut self.accesses));
+        let steps = self.steps.take();
         let outcome = Outcome {
             verdict,
             cycles,
@@ -905,13 +1043,16 @@ impl World {
             log: self.log,
             ledger: self.ledger,
             orders: self.dut.mem.orders(),
+            steps,
+            accesses,
         };
         Ok((outcome, self.lanes.take()))
     }
 }
 
-/// Rank of a choice: 0 for the default, then the other indices in order.
-fn index_to_rank(idx: usize, default: usize) -> usize {
+/// Rank of a choice: 0 for the default, then the other indices in order (the rank of
+/// `enabled[idx]` in a [`Schedule`] prefix when `enabled[default]` is the default).
+pub fn index_to_rank(idx: usize, default: usize) -> usize {
     match idx.cmp(&default) {
         std::cmp::Ordering::Equal => 0,
         std::cmp::Ordering::Less => idx + 1,
@@ -932,6 +1073,146 @@ fn rank_to_index(rank: u16, default: usize, n: usize) -> usize {
 }
 
 impl World {
+    /// Whether this run recorded steps (the outcome then carries the access log).
+    fn steps_recorded(&self) -> bool {
+        self.dut.mem.logging()
+    }
+
+    /// What `a` would touch if taken now (see [`Step::pending`]); `None` for thread steps and
+    /// idling.
+    fn predicted(&self, a: Action) -> Option<Vec<Touch>> {
+        let w = |res| Touch {
+            res,
+            host: None,
+            write: true,
+        };
+        let layout = self.sc.kvm.layout;
+        Some(match a {
+            Action::Thread(_) | Action::Idle => return None,
+            Action::Drain(c) => {
+                let e = self.dut.mem.sb_entries(c).next()?;
+                vec![
+                    Touch {
+                        res: Res::Addr(e.addr),
+                        host: Some(c),
+                        write: true,
+                    },
+                    w(Res::Sb(c, e.addr)),
+                ]
+            }
+            Action::Preempt(v) => vec![w(Res::Vcpu(v))],
+            Action::Migrate(v, c) => vec![
+                w(Res::Vcpu(v)),
+                w(Res::Core(c)),
+                w(Res::Core(self.threads[usize::from(v)].cpu())),
+            ],
+            Action::Timer(v) => vec![
+                w(Res::Vcpu(v)),
+                w(Res::Ledger(v)),
+                w(Res::Addr(irr_word(layout.vm.backing(v), TIMER_VECTOR))),
+                w(Res::Addr(layout.irr_pending(v))),
+                w(Res::Addr(layout.task_state(v))),
+                w(Res::Core(self.core_of(usize::from(v)) as u8)),
+            ],
+            Action::Guest(v) => {
+                let mut t = vec![
+                    w(Res::Vcpu(v)),
+                    w(Res::Guest(v)),
+                    w(Res::Core(self.core_of(usize::from(v)) as u8)),
+                ];
+                t.extend((0..self.sc.kvm.n_vcpus).map(|x| w(Res::Ledger(x))));
+                t
+            }
+            Action::Complete(c, p) => {
+                let mut t = vec![w(Res::Core(c))];
+                if let Some(r) = self.dut.request(usize::from(c), usize::from(p)) {
+                    t.push(w(Res::Addr(r.addr)));
+                }
+                t
+            }
+        })
+    }
+
+    /// Notes a write of every core whose inputs differ from `before`.
+    fn touch_changed_inputs(&mut self, before: Option<&[crate::ffi::CoreIn; NUM_CORES]>) {
+        for (c, b) in before.into_iter().flatten().enumerate() {
+            if self.dut.inp.core[c] != *b {
+                self.touch(Res::Core(c as u8), true);
+            }
+        }
+    }
+
+    /// Closes the current cycle's [`Step`]: the explicit touches and the memory log.
+    fn end_step(
+        &mut self,
+        enabled: &[Action],
+        acted: Option<Action>,
+        default: usize,
+        choice: Option<usize>,
+    ) {
+        let mut touches = std::mem::take(&mut self.touched);
+        for a in self.dut.mem.log() {
+            use crate::mem::{AccessKind as K, Agent};
+            let host = match a.agent {
+                Agent::Host(c) => Some(c),
+                Agent::Rtl { .. } => None,
+            };
+            // (word touched, written, host tag), store-buffer entry written.
+            let (word, sb) = match a.kind {
+                K::Load | K::LoadForwarded => (Some((false, host)), false),
+                K::Store => (None, true),
+                K::Commit => (Some((true, host)), true),
+                K::LockedRmw | K::RtlWrite | K::RtlLockSet | K::RtlLockClear => {
+                    (Some((true, None)), false)
+                }
+                K::RtlRead => (Some((false, None)), false),
+                // A fence's effect is the commits logged before it.
+                K::Fence => (None, false),
+            };
+            if let Some((write, host)) = word {
+                touches.push(Touch {
+                    res: Res::Addr(a.addr),
+                    host,
+                    write,
+                });
+            }
+            if let (true, Some(c)) = (sb, host) {
+                touches.push(Touch {
+                    res: Res::Sb(c, a.addr),
+                    host: None,
+                    write: true,
+                });
+            }
+        }
+        self.accesses.extend_from_slice(self.dut.mem.log());
+        self.dut.mem.clear_log();
+        touches.sort();
+        touches.dedup();
+        // A write subsumes a read of the same resource by the same host.
+        touches.dedup_by(|b, a| {
+            if a.res == b.res && a.host == b.host {
+                a.write |= b.write;
+                true
+            } else {
+                false
+            }
+        });
+        if let Some(steps) = self.steps.as_mut() {
+            steps.push(Step {
+                enabled: if enabled.len() > 1 || acted.is_some() {
+                    enabled.to_vec()
+                } else {
+                    Vec::new()
+                },
+                acted,
+                default,
+                choice,
+                touches,
+                pending: std::mem::take(&mut self.pending),
+            });
+        }
+    }
+
     fn act(&mut self, a: Action, cycle: u64) -> Result<(), WorldError> {
         self.current = Some(a);
         let actor = if let Action::Thread(v) = a {
@@ -940,6 +1221,22 @@ impl World {
             NO_ACTOR
         };
         self.dut.mem.set_actor(actor);
+        match a {
+            Action::Thread(v) | Action::Timer(v) => self.touch(Res::Vcpu(v), false),
+            Action::Guest(v) => {
+                self.touch(Res::Vcpu(v), false);
+                self.touch(Res::Guest(v), true);
+            }
+            Action::Preempt(v) | Action::Migrate(v, _) => self.touch(Res::Vcpu(v), true),
+            Action::Complete(c, _) => self.touch(Res::Core(c), true),
+            Action::Drain(_) | Action::Idle => {}
+        }
+        if let Action::Migrate(v, c) = a {
+            let from = self.threads[usize::from(v)].cpu();
+            self.touch(Res::Core(from), true);
+            self.touch(Res::Core(c), true);
+        }
+        let kicks = self.kick;
         match a {
             Action::Thread(v) => {
                 let t = &mut self.threads[usize::from(v)];
@@ -964,8 +1261,32 @@ impl World {
                     sw_doorbell: None,
                     cycle,
                 };
+                let seen = |t: &VcpuThread| {
+                    (
+                        t.runnable(),
+                        t.in_guest(),
+                        t.entering_guest(),
+                        t.sleeping(),
+                        t.preemptible(),
+                        t.cpu(),
+                    )
+                };
+                let view = seen(t);
                 t.step(&mut ctx)?;
-                if let Some((target, host_id)) = ctx.sw_doorbell {
+                let changed = seen(t) != view;
+                let sw = ctx.sw_doorbell;
+                if changed {
+                    self.touch(Res::Vcpu(v), true);
+                }
+                if let Some((target, _)) = sw {
+                    self.touch(Res::Vcpu(target), true);
+                }
+                for (cpu, was) in kicks.iter().enumerate() {
+                    if self.kick[cpu] && !was {
+                        self.touch(Res::Core(cpu as u8), true);
+                    }
+                }
+                if let Some((target, host_id)) = sw {
                     let runs_on = self.guest_core(usize::from(target));
                     self.doorbells.rung(
                         target,
@@ -982,6 +1303,9 @@ impl World {
                 }
                 for w in 0..self.threads.len() {
                     if std::mem::take(&mut self.wake[w]) {
+                        if self.threads[w].sleeping() {
+                            self.touch(Res::Vcpu(w as u8), true);
+                        }
                         self.threads[w].on_wake();
                     }
                 }
@@ -1006,6 +1330,7 @@ impl World {
                         if icr.delivery_mode == 0 && !icr.trigger_level && icr.vector >= 16 {
                             for &t in decode_targets(&icr, v, &self.sc.kvm).as_slice() {
                                 self.ledger.send(t, icr.vector);
+                                self.touch(Res::Ledger(t), true);
                             }
                         }
                     }
@@ -1068,6 +1393,7 @@ impl World {
     fn fire_timer(&mut self, v: u8, cycle: u64) -> Result<(), WorldError> {
         let vi = usize::from(v);
         self.timer_fired[vi] = true;
+        self.touch(Res::Ledger(v), true);
         self.log.push(Event::TimerFired { cycle, vcpu: v });
         let layout = self.sc.kvm.layout;
         let cpu = self.timer_cpu;
@@ -1088,6 +1414,9 @@ impl World {
         } else {
             mem.host_xchg(cpu, layout.task_state(v), TASK_RUNNING)
                 .map_err(err)?;
+            if self.threads[vi].sleeping() {
+                self.touch(Res::Vcpu(v), true);
+            }
             self.threads[vi].on_wake();
         }
         Ok(())
@@ -1095,6 +1424,8 @@ impl World {
 
     fn exit_guest(&mut self, v: usize, exit: GuestExit) {
         let core = self.core_of(v);
+        self.touch(Res::Vcpu(v as u8), true);
+        self.touch(Res::Core(core as u8), true);
         self.dut.core(core).guest_mode = false;
         self.threads[v].on_exit(exit);
     }
@@ -1110,6 +1441,17 @@ impl World {
         for i in self.rtl_seen..n {
             let e = self.dut.events()[i];
             self.log.push(Event::Rtl(e));
+            let (DutEvent::Exit { core, .. }
+            | DutEvent::Interrupt { core, .. }
+            | DutEvent::Doorbell { core, .. }
+            | DutEvent::DoorbellDropped { core, .. }) = e;
+            self.touch(Res::Core(core as u8), true);
+            if let DutEvent::Doorbell { .. } = e {
+                let (target, _) = self.irr_write[core];
+                if target != NO_VCPU {
+                    self.touch(Res::Vcpu(target), true);
+                }
+            }
             match e {
                 DutEvent::Exit {
                     cycle,
@@ -1145,6 +1487,8 @@ impl World {
                     vector,
                 } => {
                     let v = self.vcpu_on[core];
+                    self.touch(Res::Guest(v), true);
+                    self.touch(Res::Ledger(v), true);
                     self.guests[usize::from(v)].take(vector);
                     if let Some(x) = self.ledger.take(cycle, v, vector) {
                         self.violation.get_or_insert(x);
@@ -1181,6 +1525,7 @@ impl World {
         self.rtl_seen = n;
         for v in 0..self.sc.n() {
             if self.guests[v].eoi_due {
+                self.touch(Res::Guest(v as u8), true);
                 self.guests[v].eoi_due = false;
                 let core = self.core_of(v);
                 self.dut.core(core).eoi = true;
@@ -1190,6 +1535,7 @@ impl World {
             if !self.kick[cpu] {
                 continue;
             }
+            self.touch(Res::Core(cpu as u8), true);
             let Some(v) = (0..self.sc.n()).find(|&v| self.core_of(v) == cpu) else {
                 // No vCPU thread on that CPU (any more): the IPI interrupts nothing of ours.
                 self.kick[cpu] = false;

@@ -352,6 +352,45 @@ fn exhaustive_runs(stdout: &str) -> u64 {
 }
 
 #[test]
+fn explore_dpor_reports_its_counts_and_finds_the_reemulation_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let rd = dir.path().to_str().unwrap();
+    let holds = cosim(&[
+        "explore",
+        "--kvm",
+        "V4",
+        "--seeds",
+        "0",
+        "--dpor",
+        "--max-runs",
+        "200",
+    ]);
+    assert_eq!(code(&holds), 0, "{}", text(&holds.stderr));
+    let out = text(&holds.stdout);
+    assert!(
+        out.contains("DPOR: 200 schedules,") && out.contains("partial"),
+        "{out}"
+    );
+    assert!(out.contains("search partial"), "{out}");
+    let dup = cosim(&[
+        "explore",
+        "--kvm",
+        "V1",
+        "--seeds",
+        "0",
+        "--dpor",
+        "--max-runs",
+        "20000",
+        "--replay-dir",
+        rd,
+    ]);
+    assert_eq!(code(&dup), 1, "{}", text(&dup.stdout));
+    assert!(text(&dup.stdout).contains("verdict: no-duplicate-ipi violated"));
+    let both = cosim(&["explore", "--dpor", "--shard", "0/2"]);
+    assert_eq!(code(&both), 2);
+}
+
+#[test]
 fn explore_shards_add_up_and_find_what_the_whole_finds() {
     let whole = cosim(&["explore", "--kvm", "V4", "--seeds", "20"]);
     assert_eq!(code(&whole), 0, "{}", text(&whole.stderr));

@@ -14,9 +14,10 @@
 //! - `avic-cosim run [--scenario S] [--hw H] [--kvm K] [--seed N] [--wave FILE]`: one run
 //!   (PCT schedule of seed N, or the default order), its verdict and last events.
 //! - `avic-cosim explore [--scenario S] [--hw H] [--kvm K] [--seeds N] [--bound N]
-//!   [--shard I/N]`: one cell's search: PCT seeds, then the bounded exhaustive search; with
+//!   [--shard I/N] [--dpor] [--max-runs N]`: one cell's search: PCT seeds, then the bounded exhaustive search; with
 //!   `--shard` only this job's share (seeds and subtrees `k % N == I`). A violation is minimized
-//!   and written as a replay file and a waveform into `--replay-dir`.
+//!   and written as a replay file and a waveform into `--replay-dir`. `--dpor`: the DPOR search
+//!   ([`avic_cosim::dpor`], experimental) instead of the bounded one, up to `--max-runs`.
 //! - `avic-cosim replay FILE [--wave FILE]`: reruns a replay file's schedule and checks that it
 //!   reproduces the recorded violation.
 //! - `avic-cosim minimize FILE [--out FILE]`: shrinks a replay file's schedule (fewer
@@ -176,6 +177,10 @@ struct ExploreArgs {
     /// This job's share of the search, `I/N`.
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     shard: Option<Shard>,
+    /// After PCT, run the (experimental) DPOR search instead of the bounded exhaustive one,
+    /// up to `--max-runs` schedules; no `--shard`.
+    #[arg(long, conflicts_with_all = ["shard", "bound"])]
+    dpor: bool,
     /// Where a violation's minimized replay file and waveform go.
     #[arg(long, value_name = "DIR", default_value = "out/replays")]
     replay_dir: PathBuf,
@@ -901,6 +906,23 @@ fn run_explore(a: ExploreArgs) -> ExitCode {
             println!("PCT seed {} violates", mine(k));
             (k + 1, false, Some(out), orders)
         }
+        Ok((None, pct_orders)) if a.dpor => match explore::dpor(&sc, a.max_runs) {
+            Err(e) => {
+                eprintln!("avic-cosim explore: simulation failed: {e}");
+                return ExitCode::from(EXIT_SIM_ERROR);
+            }
+            Ok(r) => {
+                println!(
+                    "DPOR: {} schedules, {} backtrack points, {} races, {} alternatives pruned, {}",
+                    r.runs,
+                    r.backtracks,
+                    r.races,
+                    r.pruned,
+                    if r.complete { "complete" } else { "partial" }
+                );
+                (owned + r.runs, r.complete, r.violation, pct_orders)
+            }
+        },
         Ok((None, pct_orders)) => {
             let runs_bar = bar(draw, None, RUNS_BAR);
             runs_bar.set_prefix(format!("explore: bounded exhaustive, bound {bound}:"));

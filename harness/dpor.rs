@@ -1,0 +1,563 @@
+//! Stateless dynamic partial-order reduction (DPOR: Flanagan and Godefroid, POPL 2005) over the
+//! schedules of a scenario. **Experimental**: sound on the small scenarios of `tb/dpor.rs`
+//! (checked against enumerations without reduction), but on the seed scenario it does not
+//! terminate within tens of thousands of runs, so the verdict matrix keeps the bounded search.
+//!
+//! # Transitions and dependency
+//!
+//! A *transition* is one cycle of [`World::run`]: the action the schedule took (or none, when
+//! nothing or only [`Action::Idle`] was enabled) together with everything the RTL and the world
+//! did in that cycle (the port transactions completed at the edge, the receiver's IRR reads, the
+//! routing of exits, interrupts and doorbells after the edge). The RTL's autonomous work needs
+//! no schedule decision and is tied to cycle timing, so it is part of whichever transition owns
+//! the cycle. The transition's *agent* is the action taken, compared by value
+//! ([`Step::agent`]; [`Action::Idle`] for a cycle without one).
+//!
+//! Its *footprint* ([`Step::touches`], recorded by [`World::record_steps`]) is the set of
+//! resources ([`Res`]) it read and wrote:
+//! - memory words: host loads (read, tagged with the CPU), store-buffer commits (write, tagged),
+//!   locked operations and RTL writes (write), RTL reads (read). A CPU's load and its own
+//!   commit of the same word do not conflict ([`Touch::conflicts`]): under x86-TSO the load
+//!   returns the same value before (forwarded) and after the commit;
+//! - the store-buffer entries of host CPU `c` for a word: stores and commits (write);
+//! - RTL core `c`: any change of its inputs (ICR write, VMRUN, guest mode, doorbell, EOI), the
+//!   release of one of its held transactions, an RTL event it raised, a kick aimed at it
+//!   (write);
+//! - vCPU `v` (what others see of its thread): read by every thread step, guest instruction
+//!   and timer of `v`; written by a thread step that changes it, an exit routed to it, a
+//!   wake-up while it sleeps, a preemption or migration;
+//! - the guest of `v` (its instructions, interrupts taken, EOIs) and the oracle's ledger of `v`
+//!   (sends to `v`, interrupts `v` takes): write.
+//!
+//! Two transitions are *dependent* if they have the same agent (other than [`Action::Idle`],
+//! which stands for the passing of time, not a process), or if their footprints conflict.
+//!
+//! # Races
+//!
+//! After each execution the whole trace is analysed ([`races`]). Happens-before is dependency
+//! in trace order, transitively closed, plus enabling: the last cycle before a scheduled action
+//! in which its agent was not enabled happens before it. A race is a pair `i < j` of dependent
+//! transitions of different agents where `i` does not happen before `j` through a third one;
+//! every such `i` (not only the last, as in F&G: with the RTL's timing folded into transitions
+//! the last-race rule misses traces, which `tb/dpor.rs` would show) gets the agent of `j` in
+//! the backtrack set of its choice point, or every action enabled there if that agent was not.
+//! Transitions that were enabled but never taken are raced too (F&G consider the next
+//! transition of every agent in every state): the transition that disabled an agent races with
+//! it, and an enabled action not taken, whose footprint the world predicts ([`Step::pending`]:
+//! drains, timers, preemptions, migrations, guest instructions, completions), races with every
+//! conflicting transition while it stays pending (a drain: since its entry was stored). Cycles
+//! without a choice have nothing to add.
+//!
+//! The search is *complete* when every backtrack point was explored within the run cap: then
+//! every trace class of this dependency (within `max_cycles`) was run at least once.
+//!
+//! # Parallelism
+//!
+//! When a choice point has several pending alternatives, they are explored as independent
+//! subtrees in parallel (rayon); their backtrack additions to shallower choice points are merged
+//! afterwards, in alternative order, as set unions. The batches depend only on the data, so
+//! every count and the violation reported are the same whatever the thread count; the violation
+//! is the one of the first alternative (in enabled order) of the first batch that found one.
+//! There is no shard split: backtrack points found in one subtree belong to shallower choice
+//! points that other subtrees share.
+
+use crate::ffi::ModelKind;
+use crate::mem::{AccessKind, Agent};
+use crate::world::{
+    index_to_rank, Action, Outcome, Res, Schedule, Step, Verdict, World, WorldError,
+};
+use rayon::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a DPOR search saw.
+#[derive(Debug, Default)]
+pub struct Dpor {
+    /// Schedules run (executions).
+    pub runs: u64,
+    /// Backtrack points added by race analysis (choice point, action), each explored once.
+    pub backtracks: u64,
+    /// Races found (pairs of dependent, concurrent transitions), summed over executions.
+    pub races: u64,
+    /// Alternatives at choice points that the reduction never ran.
+    pub pruned: u64,
+    /// Runs that reached the cycle bound without quiescence.
+    pub bounded: u64,
+    /// The whole reduced space was explored within the run cap (and no violation stopped it).
+    pub complete: bool,
+    /// The violating outcome of the first violating execution in the search's fixed order
+    /// (depth first; parallel alternatives in enabled order).
+    pub violation: Option<Outcome>,
+}
+
+/// A choice point of the current execution.
+struct Frame {
+    enabled: Vec<Action>,
+    default: usize,
+    /// Rank taken in the current execution.
+    rank: u16,
+    backtrack: Vec<bool>,
+    done: Vec<bool>,
+}
+
+impl Frame {
+    fn pending(&self) -> Vec<usize> {
+        (0..self.enabled.len())
+            .filter(|&i| self.backtrack[i] && !self.done[i])
+            .collect()
+    }
+
+    fn rank_of(&self, idx: usize) -> u16 {
+        index_to_rank(idx, self.default) as u16
+    }
+
+    /// Adds `a` to the backtrack set (every enabled action if `a` is not enabled); the number
+    /// of new entries.
+    fn add(&mut self, a: Action) -> u64 {
+        let mut new = 0;
+        match self.enabled.iter().position(|&e| e == a) {
+            Some(i) => {
+                if !self.backtrack[i] {
+                    self.backtrack[i] = true;
+                    new += 1;
+                }
+            }
+            None => {
+                for b in self.backtrack.iter_mut() {
+                    if !*b {
+                        *b = true;
+                        new += 1;
+                    }
+                }
+            }
+        }
+        new
+    }
+}
+
+/// One subtree's result: counts, violation, and backtrack additions to shallower points.
+#[derive(Default)]
+struct Sub {
+    res: Dpor,
+    /// (choice point, action) for choice points above the subtree's root.
+    adds: Vec<(usize, Action)>,
+    /// [`trace_class`] of every run, when collected.
+    classes: BTreeSet<String>,
+}
+
+/// Runs `sc` under `ranks`, recording steps.
+pub fn run_recorded(sc: &crate::world::Scenario, ranks: &[u16]) -> Result<Outcome, WorldError> {
+    let mut w = World::new(sc, ModelKind::Plain)?;
+    w.record_steps();
+    w.run(&Schedule::replay(ranks))
+}
+
+/// Every Mazurkiewicz trace of `sc` (see the module doc), stopping at the first violation or
+/// after `max_runs` executions (a parallel batch started below the cap may pass it: each of
+/// its subtrees gets the runs left when it started).
+pub fn dpor(sc: &crate::world::Scenario, max_runs: u64) -> Result<Dpor, WorldError> {
+    let sub = subtree(sc, &[], max_runs, false)?;
+    Ok(sub.res)
+}
+
+/// [`dpor`], also returning the [`trace_class`] of every run (for cross-checking the reduction
+/// against [`all_classes`]).
+pub fn dpor_classes(
+    sc: &crate::world::Scenario,
+    max_runs: u64,
+) -> Result<(Dpor, BTreeSet<String>), WorldError> {
+    let sub = subtree(sc, &[], max_runs, true)?;
+    Ok((sub.res, sub.classes))
+}
+
+/// Trace classes, each with the ranks of the first schedule that reached it.
+pub type Classes = BTreeMap<String, Vec<u16>>;
+
+/// The [`trace_class`] of every schedule of `sc` with at most `bound` deviations from the
+/// default (the space of [`crate::explore::bounded_exhaustive`]); `None` if there are more
+/// than `max_runs` of them. With a bound at least the number of choice points, every schedule.
+pub fn bounded_classes(
+    sc: &crate::world::Scenario,
+    bound: u32,
+    max_runs: u64,
+) -> Result<Option<(u64, Classes)>, WorldError> {
+    let mut classes = BTreeMap::new();
+    let mut prefix: Vec<u16> = Vec::new();
+    let mut runs = 0;
+    loop {
+        if runs >= max_runs {
+            return Ok(None);
+        }
+        let out = run_recorded(sc, &prefix)?;
+        runs += 1;
+        classes
+            .entry(trace_class(&out))
+            .or_insert_with(|| out.ranks());
+        match crate::explore::next_prefix(&out.choices, bound, 0) {
+            Some(p) => prefix = p,
+            None => return Ok(Some((runs, classes))),
+        }
+    }
+}
+
+/// The [`trace_class`] of every schedule of `sc`, by naive enumeration of every choice at every
+/// choice point (no reduction, no bound); `None` if there are more than `max_runs` schedules.
+pub fn all_classes(
+    sc: &crate::world::Scenario,
+    max_runs: u64,
+) -> Result<Option<(u64, BTreeSet<String>)>, WorldError> {
+    let mut classes = BTreeSet::new();
+    let mut prefix: Vec<u16> = Vec::new();
+    let mut runs = 0;
+    loop {
+        if runs >= max_runs {
+            return Ok(None);
+        }
+        let out = run_recorded(sc, &prefix)?;
+        runs += 1;
+        classes.insert(trace_class(&out));
+        let next = (0..out.choices.len())
+            .rev()
+            .find(|&j| out.choices[j].0 + 1 < out.choices[j].1);
+        match next {
+            Some(j) => {
+                prefix = out.choices[..j].iter().map(|c| c.0).collect();
+                prefix.push(out.choices[j].0 + 1);
+            }
+            None => return Ok(Some((runs, classes))),
+        }
+    }
+}
+
+/// The DFS below the choice-point prefix `root` (ranks).
+fn subtree(
+    sc: &crate::world::Scenario,
+    root: &[u16],
+    budget: u64,
+    collect: bool,
+) -> Result<Sub, WorldError> {
+    let d = root.len();
+    let mut sub = Sub::default();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut ranks: Vec<u16> = root.to_vec();
+    'runs: loop {
+        if sub.res.runs >= budget {
+            return Ok(sub);
+        }
+        let out = run_recorded(sc, &ranks)?;
+        sub.res.runs += 1;
+        if collect {
+            sub.classes.insert(trace_class(&out));
+        }
+        let steps = out.steps.as_deref().unwrap_or(&[]);
+        for s in steps {
+            let Some(cp) = s.choice else { continue };
+            if cp < d + stack.len() {
+                continue;
+            }
+            let n = s.enabled.len();
+            let idx = s
+                .acted
+                .and_then(|a| s.enabled.iter().position(|&e| e == a))
+                .unwrap_or(0);
+            let mut done = vec![false; n];
+            done[idx] = true;
+            stack.push(Frame {
+                enabled: s.enabled.clone(),
+                default: s.default,
+                rank: index_to_rank(idx, s.default) as u16,
+                backtrack: done.clone(),
+                done,
+            });
+        }
+        match out.verdict {
+            Verdict::Violated(_) => {
+                sub.res.violation = Some(out);
+                return Ok(sub);
+            }
+            Verdict::Bound => sub.res.bounded += 1,
+            Verdict::Holds => {}
+        }
+        for (i, a) in races(steps) {
+            sub.res.races += 1;
+            let Some(cp) = steps[i].choice else { continue };
+            if cp < d {
+                sub.adds.push((cp, a));
+            } else if let Some(f) = stack.get_mut(cp - d) {
+                sub.res.backtracks += f.add(a);
+            }
+        }
+        drop(out);
+        // The next alternative: the deepest choice point with a pending one.
+        loop {
+            let Some(top) = stack.last_mut() else {
+                sub.res.complete = true;
+                return Ok(sub);
+            };
+            let pending = top.pending();
+            if pending.is_empty() {
+                sub.res.pruned += top.done.iter().filter(|&&x| !x).count() as u64;
+                stack.pop();
+                continue;
+            }
+            let base: Vec<u16> = root
+                .iter()
+                .copied()
+                .chain(stack[..stack.len() - 1].iter().map(|f| f.rank))
+                .collect();
+            let top = stack.last_mut().expect("non-empty");
+            if pending.len() == 1 {
+                let idx = pending[0];
+                top.done[idx] = true;
+                top.rank = top.rank_of(idx);
+                ranks = base;
+                ranks.push(top.rank);
+                continue 'runs;
+            }
+            // Several pending alternatives: independent subtrees, in parallel.
+            let kids: Vec<Vec<u16>> = pending
+                .iter()
+                .map(|&idx| {
+                    top.done[idx] = true;
+                    let mut k = base.clone();
+                    k.push(top.rank_of(idx));
+                    k
+                })
+                .collect();
+            let left = budget.saturating_sub(sub.res.runs);
+            let parts = kids
+                .par_iter()
+                .map(|k| subtree(sc, k, left, collect))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut stop = false;
+            for p in parts {
+                sub.res.runs += p.res.runs;
+                sub.res.races += p.res.races;
+                sub.res.pruned += p.res.pruned;
+                sub.res.bounded += p.res.bounded;
+                sub.res.backtracks += p.res.backtracks;
+                sub.classes.extend(p.classes);
+                for (cp, a) in p.adds {
+                    if cp < d {
+                        sub.adds.push((cp, a));
+                    } else if let Some(f) = stack.get_mut(cp - d) {
+                        sub.res.backtracks += f.add(a);
+                    }
+                }
+                if sub.res.violation.is_none() {
+                    sub.res.violation = p.res.violation;
+                }
+                // Out of budget (or stopped by a violation).
+                stop |= !p.res.complete;
+            }
+            if stop {
+                return Ok(sub);
+            }
+        }
+    }
+}
+
+fn dependent(a: &Step, b: &Step) -> bool {
+    if a.agent() == b.agent() && a.agent() != Action::Idle {
+        return true;
+    }
+    a.touches
+        .iter()
+        .any(|x| b.touches.iter().any(|y| x.conflicts(y)))
+}
+
+/// The races of a trace, as backtrack points `(i, agent)`: pairs of dependent transitions
+/// `i < j` of different agents where `i` does not happen before `j` through another transition
+/// (the agent of `j` is to run before `i`), and the races of pending transitions
+/// (see `pending_races`).
+///
+/// Happens-before is dependency in trace order, transitively closed, plus *enabling*: the
+/// transition after which the agent of a scheduled action `j` became enabled (the last cycle
+/// before `j` where it was not) happens before `j`. Cycles without an action and
+/// [`Action::Idle`] stand for the passing of time and get no enabling edge: a race between
+/// them and an earlier transition is reversed by delaying that transition.
+pub fn races(steps: &[Step]) -> Vec<(usize, Action)> {
+    let m = steps.len();
+    let words = m.div_ceil(64);
+    let mut hb = vec![0u64; m * words];
+    let mut out = Vec::new();
+    let mut direct = Vec::new();
+    let mut through = vec![0u64; words];
+    for j in 0..m {
+        direct.clear();
+        for i in 0..j {
+            if dependent(&steps[i], &steps[j]) {
+                direct.push(i);
+            }
+        }
+        through.iter_mut().for_each(|w| *w = 0);
+        for &i in &direct {
+            for w in 0..words {
+                through[w] |= hb[i * words + w];
+            }
+        }
+        let enabler = match steps[j].acted {
+            Some(a) if a != Action::Idle => (0..j).rev().find(|&k| !steps[k].enabled.contains(&a)),
+            _ => None,
+        };
+        if let Some(e) = enabler {
+            for w in 0..words {
+                through[w] |= hb[e * words + w];
+            }
+            through[e / 64] |= 1 << (e % 64);
+        }
+        for &i in &direct {
+            let via = through[i / 64] >> (i % 64) & 1 == 1;
+            if !via && steps[i].agent() != steps[j].agent() {
+                out.push((i, steps[j].agent()));
+            }
+        }
+        let row = &mut hb[j * words..(j + 1) * words];
+        row.copy_from_slice(&through);
+        for &i in &direct {
+            row[i / 64] |= 1 << (i % 64);
+        }
+    }
+    pending_races(steps, &mut out);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Races of transitions that were enabled but not taken, which the executed trace does not
+/// show (F&G consider the next transition of every agent in every state). A transition that
+/// disables an enabled agent is in race with it. A pending action with a predicted footprint
+/// ([`Step::pending`]) races with every transition of another agent that conflicts with it
+/// while it is pending with that footprint (for a drain: since its entry was stored).
+fn pending_races(steps: &[Step], out: &mut Vec<(usize, Action)>) {
+    let m = steps.len();
+    for k in 0..m {
+        let a = steps[k].agent();
+        for &p in &steps[k].enabled {
+            if p == a || p == Action::Idle {
+                continue;
+            }
+            if steps.get(k + 1).is_some_and(|n| !n.enabled.contains(&p)) {
+                out.push((k, p));
+            }
+        }
+        for (p, fp) in &steps[k].pending {
+            let p = *p;
+            if p == a {
+                continue;
+            }
+            // Only at the end of the window in which it is pending with this footprint.
+            let same =
+                |n: &Step| n.agent() != p && n.pending.iter().any(|(q, f)| *q == p && f == fp);
+            if steps.get(k + 1).is_some_and(same) {
+                continue;
+            }
+            let start = (0..k)
+                .rev()
+                .find(|&i| !same(&steps[i]))
+                .map_or(0, |i| i + 1);
+            // A drain's entry may have been stored before it became the oldest.
+            let lo = match p {
+                Action::Drain(c) => {
+                    let sb: Vec<Res> = fp
+                        .iter()
+                        .filter(|t| matches!(t.res, Res::Sb(..)))
+                        .map(|t| t.res)
+                        .collect();
+                    let _ = c;
+                    (0..k)
+                        .rev()
+                        .find(|&i| {
+                            steps[i].agent() != p
+                                && steps[i]
+                                    .touches
+                                    .iter()
+                                    .any(|t| t.write && sb.contains(&t.res))
+                        })
+                        .map_or(0, |i| i + 1)
+                        .min(start)
+                }
+                _ => start,
+            };
+            for (i, s) in steps.iter().enumerate().take(k + 1).skip(lo) {
+                if s.agent() != p && s.touches.iter().any(|t| fp.iter().any(|x| x.conflicts(t))) {
+                    out.push((i, p));
+                }
+            }
+        }
+    }
+}
+
+/// A run's class for comparing searches: the verdict, and per memory word the sequence of
+/// writes (agent, new value), each followed by the sorted reads (agent, value) that saw it (a
+/// load forwarded from the CPU's own store buffer counts as a read of that store's commit).
+/// Two schedules in the same Mazurkiewicz trace have the same class.
+pub fn trace_class(out: &Outcome) -> String {
+    type Seg = ((String, u64), Vec<(String, u64)>);
+    let mut words: BTreeMap<u64, Vec<Seg>> = BTreeMap::new();
+    // Forwarded loads waiting for the commit of the store they read: (word, CPU) -> values.
+    let mut forwarded: BTreeMap<(u64, u8), Vec<u64>> = BTreeMap::new();
+    for a in out.accesses.as_deref().unwrap_or(&[]) {
+        let who = match a.agent {
+            Agent::Host(c) => format!("h{c}"),
+            Agent::Rtl { core, port } => format!("r{core}.{port}"),
+        };
+        let segs = words
+            .entry(a.addr)
+            .or_insert_with(|| vec![(("init".into(), 0), Vec::new())]);
+        match (a.kind, a.agent) {
+            (AccessKind::Load | AccessKind::RtlRead, _) => {
+                if let Some(s) = segs.last_mut() {
+                    s.1.push((who, a.value));
+                }
+            }
+            // A forwarded load reads the store it forwards from: it counts as a read of that
+            // store's commit (as a load after the commit would), so that the class does not
+            // depend on where a CPU's commit falls among its own loads.
+            (AccessKind::LoadForwarded, Agent::Host(c)) => {
+                forwarded.entry((a.addr, c)).or_default().push(a.value);
+            }
+            (AccessKind::Commit, Agent::Host(c)) => {
+                let mut reads = Vec::new();
+                if let Some(f) = forwarded.get_mut(&(a.addr, c)) {
+                    f.retain(|&v| {
+                        let hit = v == a.value;
+                        if hit {
+                            reads.push((who.clone(), v));
+                        }
+                        !hit
+                    });
+                }
+                segs.push(((who, a.value), reads));
+            }
+            (
+                AccessKind::Commit
+                | AccessKind::LockedRmw
+                | AccessKind::RtlWrite
+                | AccessKind::RtlLockSet
+                | AccessKind::RtlLockClear,
+                _,
+            ) => segs.push(((who, a.value), Vec::new())),
+            _ => {}
+        }
+    }
+    let mut s = match &out.verdict {
+        Verdict::Holds => "holds".to_string(),
+        Verdict::Bound => "bound".to_string(),
+        Verdict::Violated(v) => format!("{:?} v{} {:#x}", v.invariant, v.vcpu, v.vector),
+    };
+    for ((addr, c), vs) in forwarded {
+        if !vs.is_empty() {
+            s.push_str(&format!(
+                "|{addr:#x} h{c} forwarded, never committed: {vs:?}"
+            ));
+        }
+    }
+    for (addr, segs) in words {
+        s.push_str(&format!("|{addr:#x}:"));
+        for ((w, v), mut rs) in segs {
+            rs.sort();
+            s.push_str(&format!(" {w}={v:#x}{rs:?}"));
+        }
+    }
+    s
+}
