@@ -151,21 +151,26 @@ impl Ledger {
     }
 }
 
-/// A doorbell that reached the wrong core while its target ran in guest mode elsewhere.
+/// A doorbell rung for a vCPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Misdirected {
+pub struct Doorbell {
     /// Cycle the doorbell was rung.
     pub cycle: u64,
     /// Host APIC ID it went to.
     pub host_id: u16,
-    /// Core where the target ran in guest mode.
-    pub runs_on: u8,
     /// Cycle of the IRR write the doorbell announces.
     pub irr_cycle: u64,
     /// Vector of that write (0 when unknown).
     pub vector: u8,
     /// Whether the sender was the hardware (else KVM's software delivery).
     pub hardware: bool,
+}
+
+/// A doorbell that reached the wrong core while its target ran in guest mode on `runs_on`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Misdirected {
+    doorbell: Doorbell,
+    runs_on: u8,
 }
 
 /// The doorbell-target invariant, per vCPU: the first misdirected doorbell not yet made
@@ -182,7 +187,7 @@ impl DoorbellWatch {
     pub fn rescanned(&mut self, vcpu: u8, cycle: u64) {
         let v = usize::from(vcpu);
         self.rescan[v] = Some(cycle);
-        if self.open[v].is_some_and(|m| m.irr_cycle <= cycle) {
+        if self.open[v].is_some_and(|m| m.doorbell.irr_cycle <= cycle) {
             self.open[v] = None;
         }
     }
@@ -191,38 +196,45 @@ impl DoorbellWatch {
     /// guest mode, if it does. Only a target in guest mode on another core that has not
     /// re-scanned since `irr_cycle` is recorded: a target in host mode will VMRUN or check
     /// its vIRR before it sleeps (the lost wake-up invariant covers the rest).
-    pub fn rung(&mut self, vcpu: u8, runs_on: Option<u8>, mut m: Misdirected) {
+    pub fn rung(&mut self, vcpu: u8, runs_on: Option<u8>, d: Doorbell) {
         let v = usize::from(vcpu);
         let Some(core) = runs_on else { return };
-        if u16::from(core) == m.host_id || self.rescan[v].is_some_and(|r| r >= m.irr_cycle) {
+        if u16::from(core) == d.host_id || self.rescan[v].is_some_and(|r| r >= d.irr_cycle) {
             return;
         }
-        m.runs_on = core;
-        self.open[v].get_or_insert(m);
+        self.open[v].get_or_insert(Misdirected {
+            doorbell: d,
+            runs_on: core,
+        });
     }
 
     /// The first doorbell still misdirected, as a violation detected at `cycle`.
     pub fn unresolved(&self, cycle: u64) -> Option<Violation> {
         self.open.iter().enumerate().find_map(|(v, m)| {
-            m.map(|m| Violation {
-                invariant: Invariant::DoorbellTarget,
-                cycle,
-                vcpu: v as u8,
-                vector: m.vector,
-                detail: format!(
-                    "{} doorbell at cycle {} went to host {} while vCPU {v} ran in guest mode \
+            m.map(
+                |Misdirected {
+                     doorbell: d,
+                     runs_on,
+                 }| Violation {
+                    invariant: Invariant::DoorbellTarget,
+                    cycle,
+                    vcpu: v as u8,
+                    vector: d.vector,
+                    detail: format!(
+                        "{} doorbell at cycle {} went to host {} while vCPU {v} ran in guest mode \
                      on core {}; no VMRUN or vIRR scan since its IRR write at cycle {}",
-                    if m.hardware {
-                        "the hardware's"
-                    } else {
-                        "KVM's"
-                    },
-                    m.cycle,
-                    m.host_id,
-                    m.runs_on,
-                    m.irr_cycle
-                ),
-            })
+                        if d.hardware {
+                            "the hardware's"
+                        } else {
+                            "KVM's"
+                        },
+                        d.cycle,
+                        d.host_id,
+                        runs_on,
+                        d.irr_cycle
+                    ),
+                },
+            )
         })
     }
 }
@@ -248,11 +260,10 @@ mod tests {
         assert_eq!(l.first_missing(), Some((0, 0x41, 1, 0)));
     }
 
-    fn db(cycle: u64, host_id: u16, irr_cycle: u64) -> Misdirected {
-        Misdirected {
+    fn db(cycle: u64, host_id: u16, irr_cycle: u64) -> Doorbell {
+        Doorbell {
             cycle,
             host_id,
-            runs_on: 0,
             irr_cycle,
             vector: 0x40,
             hardware: true,

@@ -37,7 +37,7 @@ use crate::kvm::{
     KvmVariant, Pc, VcpuThread, TASK_RUNNING,
 };
 use crate::mem::Memory;
-use crate::oracle::{DoorbellWatch, Invariant, Ledger, Misdirected, Violation};
+use crate::oracle::{Doorbell, DoorbellWatch, Invariant, Ledger, Violation};
 use crate::rtl::Rtl;
 use crate::wave::Lanes;
 use std::fmt;
@@ -1287,14 +1287,11 @@ impl World {
                     }
                 }
                 if let Some((target, host_id)) = sw {
-                    let runs_on = self.guest_core(usize::from(target));
-                    self.doorbells.rung(
+                    self.doorbell_for(
                         target,
-                        runs_on,
-                        Misdirected {
+                        Doorbell {
                             cycle,
                             host_id,
-                            runs_on: 0,
                             irr_cycle: self.set_irr_at[usize::from(v)],
                             vector: 0,
                             hardware: false,
@@ -1430,6 +1427,12 @@ impl World {
         self.threads[v].on_exit(exit);
     }
 
+    /// Doorbell-target bookkeeping of a doorbell rung for `target`.
+    fn doorbell_for(&mut self, target: u8, d: Doorbell) {
+        let runs_on = self.guest_core(usize::from(target));
+        self.doorbells.rung(target, runs_on, d);
+    }
+
     /// The vCPU whose backing page holds `addr`.
     fn vcpu_of_page(&self, addr: u64) -> Option<u8> {
         let vm = self.sc.kvm.layout.vm;
@@ -1501,19 +1504,17 @@ impl World {
                 } => {
                     let (target, irr_cycle) = self.irr_write[core];
                     if target != NO_VCPU {
-                        let runs_on = self.guest_core(usize::from(target));
-                        self.doorbells.rung(
+                        let vector = self
+                            .last_icr
+                            .get(usize::from(self.vcpu_on[core]))
+                            .map_or(0, |&icr| icr as u8);
+                        self.doorbell_for(
                             target,
-                            runs_on,
-                            Misdirected {
+                            Doorbell {
                                 cycle,
                                 host_id,
-                                runs_on: 0,
                                 irr_cycle,
-                                vector: self
-                                    .last_icr
-                                    .get(usize::from(self.vcpu_on[core]))
-                                    .map_or(0, |&icr| icr as u8),
+                                vector,
                                 hardware: true,
                             },
                         );
