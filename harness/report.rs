@@ -31,7 +31,7 @@ use crate::scenario::{self as scenario_file, ScenarioError, ScenarioFile};
 use crate::world::{Outcome, Policy, Scenario, Schedule, WorldError};
 use indicatif::ProgressBar;
 use std::fmt::{self, Write as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// A named hardware ordering variant (`docs/port-contract.md`).
@@ -797,6 +797,16 @@ pub struct Replay {
     pub ranks: Vec<u16>,
     /// The violation the run must reproduce.
     pub expect: Expect,
+    /// A user's RTL the run was made on: (top, file list); `None` for the bundled RTL.
+    pub rtl: Option<(String, PathBuf)>,
+}
+
+/// The (top, file list) of `sc`'s user RTL, for [`Replay::rtl`].
+pub fn user_rtl_of(sc: &Scenario) -> Option<(String, PathBuf)> {
+    match &sc.rtl {
+        crate::rtl::Rtl::User(u) => Some((u.top().to_string(), u.filelist().to_path_buf())),
+        _ => None,
+    }
 }
 
 /// What a replay must reproduce.
@@ -867,6 +877,7 @@ impl Replay {
                 vcpu: v.vcpu,
                 vector: v.vector,
             },
+            rtl: user_rtl_of(base),
         })
     }
 
@@ -878,8 +889,13 @@ impl Replay {
             .map(u16::to_string)
             .collect::<Vec<_>>()
             .join(" ");
+        let rtl = self
+            .rtl
+            .as_ref()
+            .map(|(top, f)| format!("rtl {top} {}\n", f.display()))
+            .unwrap_or_default();
         format!(
-            "{REPLAY_MAGIC}\nscenario {}\nhw {}\nkvm {}\nranks {}\nexpect {} vcpu {} vector {:#04x}\n",
+            "{REPLAY_MAGIC}\nscenario {}\n{rtl}hw {}\nkvm {}\nranks {}\nexpect {} vcpu {} vector {:#04x}\n",
             self.scenario,
             self.hw.name,
             self.kvm.name,
@@ -926,6 +942,7 @@ impl Replay {
         let mut kvm: Option<KvmRow> = None;
         let mut ranks: Option<Vec<u16>> = None;
         let mut expect: Option<Expect> = None;
+        let mut rtl: Option<(String, PathBuf)> = None;
         let mut last = 1;
         for (n, l) in lines {
             last = n;
@@ -979,11 +996,20 @@ impl Replay {
                     dup(expect.is_some())?;
                     expect = Some(parse_expect(rest).map_err(|m| err(n, key, m))?);
                 }
+                "rtl" => {
+                    dup(rtl.is_some())?;
+                    let (top, list) = rest
+                        .split_once(char::is_whitespace)
+                        .map(|(t, l)| (t, l.trim()))
+                        .filter(|(_, l)| !l.is_empty())
+                        .ok_or_else(|| err(n, key, "expected `rtl TOP FILELIST.f`".into()))?;
+                    rtl = Some((top.to_string(), PathBuf::from(list)));
+                }
                 other => {
                     return Err(err(
                         n,
                         other,
-                        "unknown field (expected scenario, hw, kvm, ranks or expect)".into(),
+                        "unknown field (expected scenario, rtl, hw, kvm, ranks or expect)".into(),
                     ))
                 }
             }
@@ -997,6 +1023,7 @@ impl Replay {
             kvm: kvm.ok_or_else(|| missing("kvm"))?,
             ranks: ranks.ok_or_else(|| missing("ranks"))?,
             expect: expect.ok_or_else(|| missing("expect"))?,
+            rtl,
         })
     }
 
@@ -1082,6 +1109,7 @@ mod tests {
                 vcpu: 1,
                 vector: 0x40,
             },
+            rtl: None,
         }
     }
 
@@ -1090,7 +1118,18 @@ mod tests {
         let r = sample();
         let text = r.render();
         assert!(text.starts_with("avic-cosim-replay 1\n"));
-        assert_eq!(Replay::parse("f", &text), Ok(r));
+        assert_eq!(Replay::parse("f", &text), Ok(r.clone()));
+        // A user's RTL is recorded with its top and file list (a path may hold spaces).
+        let u = Replay {
+            rtl: Some(("my_top".into(), PathBuf::from("rtl dir/my.f"))),
+            ..r
+        };
+        let text = u.render();
+        assert!(text.contains("\nrtl my_top rtl dir/my.f\n"), "{text}");
+        assert_eq!(Replay::parse("f", &text), Ok(u));
+        let e =
+            Replay::parse("f", &text.replace("rtl my_top rtl dir/my.f", "rtl my_top")).unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (3, "rtl"));
     }
 
     #[test]

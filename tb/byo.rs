@@ -223,6 +223,24 @@ fn the_matrix_runs_on_the_user_rtl() {
         line.contains("VIOLATED") && line.contains("no-lost-wakeup vCPU 1 vector 0x40"),
         "{line}"
     );
+    // The replay file records the user RTL, so it replays on it without the flags.
+    let replay = dir.path().join("seed-apm-V4.replay");
+    let text = std::fs::read_to_string(&replay).unwrap();
+    assert!(
+        text.contains("\nrtl reordered_top tb/rtl/reordered.f\n"),
+        "{text}"
+    );
+    let o = cosim(&["replay", replay.to_str().unwrap()], &shared_cache());
+    let out = text_of(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("rtl: top reordered_top") && out.contains("reproduced: no-lost-wakeup"),
+        "{out}"
+    );
+}
+
+fn text_of(o: &std::process::Output) -> String {
+    format!("{}{}", text(&o.stdout), text(&o.stderr))
 }
 
 /// Writes `files` into a fresh directory; returns it.

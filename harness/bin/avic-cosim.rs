@@ -104,6 +104,17 @@ struct RtlArgs {
 }
 
 impl RtlArgs {
+    /// These flags, or when none were given, the user RTL a replay file recorded.
+    fn or_recorded(&self, r: &Replay) -> RtlArgs {
+        match (&self.rtl, &r.rtl) {
+            (None, Some((top, list))) => RtlArgs {
+                rtl: Some(list.clone()),
+                top: Some(top.clone()),
+            },
+            _ => self.clone(),
+        }
+    }
+
     /// The RTL to run: bundled, or the user's with the builds in `flavors` ready (built or
     /// taken from the cache now, so that a design that does not build is an input error).
     fn load(&self, cmd: &str, flavors: &[Flavor]) -> Result<Rtl, ExitCode> {
@@ -618,7 +629,11 @@ fn run_replay(a: ReplayArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    match a.rtl.load("replay", &wave_flavors(a.wave.is_some())) {
+    match a
+        .rtl
+        .or_recorded(&r)
+        .load("replay", &wave_flavors(a.wave.is_some()))
+    {
         Ok(rtl) => r.base.rtl = rtl,
         Err(code) => return code,
     }
@@ -1021,7 +1036,7 @@ fn run_minimize(a: MinimizeArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    match a.rtl.load("minimize", &[Flavor::Plain]) {
+    match a.rtl.or_recorded(&r).load("minimize", &[Flavor::Plain]) {
         Ok(rtl) => r.base.rtl = rtl,
         Err(code) => return code,
     }
@@ -1102,6 +1117,7 @@ fn save_counterexample(
                 vcpu: mv.vcpu,
                 vector: mv.vector,
             },
+            rtl: report::user_rtl_of(&f.scenario),
         };
         let path = stem.with_extension("replay");
         std::fs::write(&path, r.render()).map_err(|e| format!("{}: {e}", path.display()))?;
