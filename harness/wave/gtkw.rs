@@ -164,7 +164,13 @@ pub(crate) fn write(
         order.sort_by_key(|&v| v != usize::from(w.vcpu));
     }
     for v in order {
-        let title = format!("vCPU {v} (host CPU {v}, core {v})");
+        // Host CPU c is RTL core c: the vCPU's own, then the one it may migrate to.
+        let home = sc.placement[v];
+        let cores: Vec<u8> = std::iter::once(home).chain(sc.migrate_to[v]).collect();
+        let title = match sc.migrate_to[v] {
+            Some(m) => format!("vCPU {v} (host CPU {home}, core {home}; may migrate to {m})"),
+            None => format!("vCPU {v} (host CPU {home}, core {home})"),
+        };
         o.set(FLAG_GROUP_BEGIN);
         let _ = writeln!(o.g, "-{title}");
         for (&(name, width, _, _), &id) in VCPU_LANES.iter().zip(&ids.vcpu[v]) {
@@ -177,36 +183,38 @@ pub(crate) fn write(
                 _ => o.sig(FLAG_BIN, None, &n),
             }
         }
-        let core = format!("g_core[{v}].u_core");
-        let rtl_title = format!("RTL core {v}");
-        o.set(FLAG_GROUP_BEGIN);
-        let _ = writeln!(o.g, "-{rtl_title}");
-        for s in ["guest_mode_i", "vmrun_i", "icr_wr_i"] {
-            o.sig(FLAG_BIN, None, &rtl(&format!("{core}.{s}"))?);
+        for c in cores {
+            let core = format!("g_core[{c}].u_core");
+            let rtl_title = format!("RTL core {c}");
+            o.set(FLAG_GROUP_BEGIN);
+            let _ = writeln!(o.g, "-{rtl_title}");
+            for s in ["guest_mode_i", "vmrun_i", "icr_wr_i"] {
+                o.sig(FLAG_BIN, None, &rtl(&format!("{core}.{s}"))?);
+            }
+            // Aliases where the leaf name alone is ambiguous (`+{alias} signal`).
+            let sender = rtl(&format!("{core}.u_sender.state_q"))?;
+            let sender = format!("+{{sender_state_q}} {sender}");
+            o.sig(FLAG_ENUM, Some(filter_no("sender_state")), &sender);
+            let isrun = rtl(&format!("{core}.u_sender.isrun_q"))?;
+            o.sig(FLAG_BIN, None, &format!("+{{sender_isrun_q}} {isrun}"));
+            for s in [
+                "req_valid_o",
+                "rsp_valid_i",
+                "doorbell_valid_o",
+                "doorbell_i",
+                "db_drop_o",
+                "exit_valid_o",
+            ] {
+                o.sig(FLAG_BIN, None, &rtl(&format!("{core}.{s}"))?);
+            }
+            let eval = rtl(&format!("{core}.u_eval.state_q"))?;
+            let eval = format!("+{{eval_state_q}} {eval}");
+            o.sig(FLAG_ENUM, Some(filter_no("eval_state")), &eval);
+            o.sig(FLAG_BIN, None, &rtl(&format!("{core}.intr_valid_o"))?);
+            o.sig(FLAG_HEX, None, &rtl(&format!("{core}.intr_vec_o"))?);
+            o.set(FLAG_GROUP_END);
+            let _ = writeln!(o.g, "-{rtl_title}");
         }
-        // Aliases where the leaf name alone is ambiguous (`+{alias} signal`).
-        let sender = rtl(&format!("{core}.u_sender.state_q"))?;
-        let sender = format!("+{{sender_state_q}} {sender}");
-        o.sig(FLAG_ENUM, Some(filter_no("sender_state")), &sender);
-        let isrun = rtl(&format!("{core}.u_sender.isrun_q"))?;
-        o.sig(FLAG_BIN, None, &format!("+{{sender_isrun_q}} {isrun}"));
-        for s in [
-            "req_valid_o",
-            "rsp_valid_i",
-            "doorbell_valid_o",
-            "doorbell_i",
-            "db_drop_o",
-            "exit_valid_o",
-        ] {
-            o.sig(FLAG_BIN, None, &rtl(&format!("{core}.{s}"))?);
-        }
-        let eval = rtl(&format!("{core}.u_eval.state_q"))?;
-        let eval = format!("+{{eval_state_q}} {eval}");
-        o.sig(FLAG_ENUM, Some(filter_no("eval_state")), &eval);
-        o.sig(FLAG_BIN, None, &rtl(&format!("{core}.intr_valid_o"))?);
-        o.sig(FLAG_HEX, None, &rtl(&format!("{core}.intr_vec_o"))?);
-        o.set(FLAG_GROUP_END);
-        let _ = writeln!(o.g, "-{rtl_title}");
         let _ = writeln!(o.g, "-{title}");
     }
     let gtkw = dir.join(format!("{stem}.gtkw"));
