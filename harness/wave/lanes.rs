@@ -213,21 +213,30 @@ impl Lanes {
                 _ => {}
             }
         }
+        // The vCPU whose thread runs on a core (host CPU c is core c).
+        let on = |core: usize| threads.iter().position(|t| usize::from(t.cpu()) == core);
         for e in dut.events().get(self.event_mark..).unwrap_or(&[]) {
             match *e {
-                DutEvent::Doorbell { host_id, .. } if usize::from(host_id) < self.n => {
-                    s.vcpu[usize::from(host_id)].flags |= mark::DOORBELL;
+                DutEvent::Doorbell { host_id, .. } => {
+                    if let Some(v) = on(usize::from(host_id)) {
+                        s.vcpu[v].flags |= mark::DOORBELL;
+                    }
                 }
-                DutEvent::DoorbellDropped { core, .. } if core < self.n => {
-                    s.vcpu[core].flags |= mark::DB_DROPPED;
+                DutEvent::DoorbellDropped { core, .. } => {
+                    if let Some(v) = on(core) {
+                        s.vcpu[v].flags |= mark::DB_DROPPED;
+                    }
                 }
-                DutEvent::Exit { core, .. } if core < self.n => {
-                    s.vcpu[core].flags |= mark::VMEXIT;
+                DutEvent::Exit { core, .. } => {
+                    if let Some(v) = on(core) {
+                        s.vcpu[v].flags |= mark::VMEXIT;
+                    }
                 }
-                DutEvent::Interrupt { core, vector, .. } if core < self.n => {
-                    s.vcpu[core].intr = vector;
+                DutEvent::Interrupt { core, vector, .. } => {
+                    if let Some(v) = on(core) {
+                        s.vcpu[v].intr = vector;
+                    }
                 }
-                _ => {}
             }
         }
         for x in dut.txns().get(self.txn_mark..).unwrap_or(&[]) {
