@@ -205,27 +205,8 @@ pub fn all_classes(
     sc: &crate::world::Scenario,
     max_runs: u64,
 ) -> Result<Option<(u64, BTreeSet<String>)>, WorldError> {
-    let mut classes = BTreeSet::new();
-    let mut prefix: Vec<u16> = Vec::new();
-    let mut runs = 0;
-    loop {
-        if runs >= max_runs {
-            return Ok(None);
-        }
-        let out = run_recorded(sc, &prefix)?;
-        runs += 1;
-        classes.insert(trace_class(&out));
-        let next = (0..out.choices.len())
-            .rev()
-            .find(|&j| out.choices[j].0 + 1 < out.choices[j].1);
-        match next {
-            Some(j) => {
-                prefix = out.choices[..j].iter().map(|c| c.0).collect();
-                prefix.push(out.choices[j].0 + 1);
-            }
-            None => return Ok(Some((runs, classes))),
-        }
-    }
+    // No deviation bound: the odometer of the bounded search visits every schedule.
+    Ok(bounded_classes(sc, u32::MAX, max_runs)?.map(|(runs, c)| (runs, c.into_keys().collect())))
 }
 
 /// The DFS below the choice-point prefix `root` (ranks).

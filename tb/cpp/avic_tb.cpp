@@ -31,21 +31,14 @@
 #include "VavicPlain.h"
 #include "VavicVcd.h"
 #include "responder.h"
+#include "stimulus.h"
 #include "verilated.h"
 #include "verilated_fst_c.h"
 #include "verilated_vcd_c.h"
 
 namespace {
 
-// apic::VmLayout::default() and apic::PhysEntry::encode().
-constexpr uint64_t kPhysTable = 0x1000;
-constexpr uint64_t kLogTable = 0x2000;
-constexpr uint64_t kBackingBase = 0x10000;
-constexpr uint64_t backing(unsigned id) { return kBackingBase + 0x1000ULL * id; }
-constexpr uint64_t phys_entry(bool valid, bool running, uint64_t back, uint64_t host) {
-  return (uint64_t(valid) << 63) | (uint64_t(running) << 62) | (back & 0x000FFFFFFFFFF000ULL) |
-         (host & 0xFFF);
-}
+using avic_tb::backing;
 constexpr uint8_t kVecRunning = 0x40;     // to vCPU 1
 constexpr uint8_t kVecNotRunning = 0x41;  // to vCPU 2
 constexpr uint64_t kExitInfo2 = (1ULL << 32) | 2;  // cause 1 (target not running), index 2
@@ -89,30 +82,11 @@ Counts run(uint64_t n, const char* wave) {
     ++cyc;
   };
 
-  // Memory: the tables of vCPUs 0..3 (vCPU 2 not running), backing pages of 8 vCPUs.
+  // Memory: the tables of vCPUs 0..3 (vCPU 2 not running), backing pages of 8 vCPUs; APM
+  // configuration; core c runs vCPU c; cores 0 and 1 in guest mode.
   avic_tb::Memory mem(backing(8));
-  mem.at(kPhysTable + 0) = phys_entry(true, true, backing(0), 0);
-  mem.at(kPhysTable + 8) = phys_entry(true, true, backing(1), 1);
-  mem.at(kPhysTable + 16) = phys_entry(true, false, backing(2), 2);
-  mem.at(kPhysTable + 24) = phys_entry(true, true, backing(3), 3);
   avic_tb::Responder<V> resp;
-
-  // APM configuration; core c runs vCPU c; cores 0 and 1 in guest mode.
-  t.cfg_atomic_irr_i = 1;
-  t.phys_base_i = kPhysTable;
-  t.phys_max_idx_i = 3;
-  t.log_base_i = kLogTable;
-  t.guest_mode_i = 0b0011;
-  t.intr_ready_i = 0b1111;
-  t.self_idx_i = 0x03020100;
-  for (unsigned c = 0; c < avic_tb::kCores; ++c) {
-    t.backing_i[2 * c] = static_cast<uint32_t>(backing(c));
-    t.backing_i[2 * c + 1] = static_cast<uint32_t>(backing(c) >> 32);
-  }
-  t.rst_ni = 0;
-  cycle();
-  cycle();
-  t.rst_ni = 1;
+  avic_tb::setup(t, mem, cycle);
 
   Counts k;
   bool to_running = true;
