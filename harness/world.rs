@@ -318,9 +318,15 @@ pub struct Step {
     /// Whether this cycle is a choice point (two or more actions enabled): the index of the
     /// next entry of [`Outcome::choices`].
     pub choice: Option<usize>,
-    /// Everything the cycle read and wrote: the action, the RTL's memory accesses in the
-    /// cycle, and the routing of RTL outputs after the edge; sorted, deduplicated.
+    /// What the action read and wrote (its memory accesses, the inputs it drove, the memory
+    /// access of the transaction it completed); sorted, deduplicated.
     pub touches: Vec<Touch>,
+    /// What the RTL did on its own in the cycle, whatever the action: its memory accesses
+    /// other than the completed transaction (each also a read of its core's inputs), the
+    /// inputs changed and the threads, guests and ledgers touched when its outputs were routed
+    /// after the edge; sorted, deduplicated. Partial-order reduction treats this as the
+    /// passing of time (see [`crate::dpor`]).
+    pub rtl: Vec<Touch>,
     /// Predicted footprints of the enabled actions other than thread steps and
     /// [`Action::Idle`], as of the start of the cycle: what each would touch if taken (a drain
     /// commits the oldest entry; a timer sets the IRR, `irr_pending` and wakes; a preemption
@@ -598,6 +604,8 @@ pub struct World {
     accesses: Vec<crate::mem::Access>,
     /// Pending transitions of the current cycle (recording mode only).
     pending: Vec<(Action, Vec<Touch>)>,
+    /// Where the action's part of the current cycle ends: (explicit touches, memory log).
+    action_end: (usize, usize),
 }
 
 /// `vcpu_on` of a core that has run no guest yet.
@@ -764,6 +772,7 @@ impl World {
             lanes: None,
             steps: None,
             touched: Vec::new(),
+            action_end: (0, 0),
             accesses: Vec::new(),
             pending: Vec::new(),
         })
@@ -1016,6 +1025,7 @@ impl World {
             }
             if recording {
                 self.touch_changed_inputs(before.as_ref());
+                self.action_end = (self.touched.len(), self.dut.mem.log().len());
             }
             self.dut.step()?;
             let stepped = recording.then_some(self.dut.inp.core);
@@ -1048,6 +1058,21 @@ impl World {
         };
         Ok((outcome, self.lanes.take()))
     }
+}
+
+/// Sorts and deduplicates a footprint; a write subsumes a read of the same resource by the
+/// same host.
+fn normalize(touches: &mut Vec<Touch>) {
+    touches.sort();
+    touches.dedup();
+    touches.dedup_by(|b, a| {
+        if a.res == b.res && a.host == b.host {
+            a.write |= b.write;
+            true
+        } else {
+            false
+        }
+    });
 }
 
 /// Rank of a choice: 0 for the default, then the other indices in order (the rank of
@@ -1151,11 +1176,28 @@ impl World {
         choice: Option<usize>,
     ) {
         let mut touches = std::mem::take(&mut self.touched);
-        for a in self.dut.mem.log() {
+        let mut rtl = touches.split_off(self.action_end.0.min(touches.len()));
+        for (k, a) in self.dut.mem.log().iter().enumerate() {
             use crate::mem::{AccessKind as K, Agent};
             let host = match a.agent {
                 Agent::Host(c) => Some(c),
                 Agent::Rtl { .. } => None,
+            };
+            // The action's part: its own accesses, and the transaction it completed.
+            let part = match a.agent {
+                Agent::Rtl { core, port } if acted == Some(Action::Complete(core, port)) => {
+                    &mut touches
+                }
+                Agent::Rtl { core, .. } => {
+                    rtl.push(Touch {
+                        res: Res::Core(core),
+                        host: None,
+                        write: false,
+                    });
+                    &mut rtl
+                }
+                _ if k >= self.action_end.1 => &mut rtl,
+                _ => &mut touches,
             };
             // (word touched, written, host tag), store-buffer entry written.
             let (word, sb) = match a.kind {
@@ -1170,14 +1212,14 @@ impl World {
                 K::Fence => (None, false),
             };
             if let Some((write, host)) = word {
-                touches.push(Touch {
+                part.push(Touch {
                     res: Res::Addr(a.addr),
                     host,
                     write,
                 });
             }
             if let (true, Some(c)) = (sb, host) {
-                touches.push(Touch {
+                part.push(Touch {
                     res: Res::Sb(c, a.addr),
                     host: None,
                     write: true,
@@ -1186,17 +1228,9 @@ impl World {
         }
         self.accesses.extend_from_slice(self.dut.mem.log());
         self.dut.mem.clear_log();
-        touches.sort();
-        touches.dedup();
-        // A write subsumes a read of the same resource by the same host.
-        touches.dedup_by(|b, a| {
-            if a.res == b.res && a.host == b.host {
-                a.write |= b.write;
-                true
-            } else {
-                false
-            }
-        });
+        self.action_end = (0, 0);
+        normalize(&mut touches);
+        normalize(&mut rtl);
         if let Some(steps) = self.steps.as_mut() {
             steps.push(Step {
                 enabled: if enabled.len() > 1 || acted.is_some() {
@@ -1208,6 +1242,7 @@ impl World {
                 default,
                 choice,
                 touches,
+                rtl,
                 pending: std::mem::take(&mut self.pending),
             });
         }

@@ -921,18 +921,20 @@ fn run_explore(a: ExploreArgs) -> ExitCode {
             println!("PCT seed {} violates", mine(k));
             (k + 1, false, Some(out), orders)
         }
-        Ok((None, pct_orders)) if a.dpor => match explore::dpor(&sc, a.max_runs) {
+        Ok((None, pct_orders)) if a.dpor => match explore::dpor(&sc, Some(bound), a.max_runs) {
             Err(e) => {
                 eprintln!("avic-cosim explore: simulation failed: {e}");
                 return ExitCode::from(EXIT_SIM_ERROR);
             }
             Ok(r) => {
                 println!(
-                    "DPOR: {} schedules, {} backtrack points, {} races, {} alternatives pruned, {}",
+                    "DPOR (bound {bound}): {} schedules, {} backtrack points, {} races, {} \
+                     alternatives pruned, {} past the bound, {}",
                     r.runs,
                     r.backtracks,
                     r.races,
                     r.pruned,
+                    r.beyond_bound,
                     if r.complete { "complete" } else { "partial" }
                 );
                 (owned + r.runs, r.complete, r.violation, pct_orders)
