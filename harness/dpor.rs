@@ -6,8 +6,8 @@
 //! in every cell of the verdict matrix with about a third fewer schedules than the bounded
 //! enumeration, reaching every trace class of its holding runs and the same verdicts
 //! (`tb/dpor.rs`). Without a bound it is sound
-//! on the small scenarios of `tb/dpor.rs` (checked against the enumeration of every schedule),
-//! but on the seed it does not terminate within tens of thousands of runs.
+//! on the small scenarios of `tb/dpor.rs` (checked against the enumeration of every schedule);
+//! on the seed it is not claimed to terminate.
 //!
 //! # Transitions and dependency
 //!
@@ -85,6 +85,7 @@
 //! There is no shard split: backtrack points found in one subtree belong to shallower choice
 //! points that other subtrees share.
 
+use crate::coverage::Orders;
 use crate::ffi::ModelKind;
 use crate::mem::{AccessKind, Agent};
 use crate::world::{
@@ -114,6 +115,8 @@ pub struct Dpor {
     /// The violating outcome of the first violating execution in the search's fixed order
     /// (depth first; parallel alternatives in enabled order).
     pub violation: Option<Outcome>,
+    /// Ordering coverage of every run made.
+    pub orders: Orders,
 }
 
 /// A choice point of the current execution.
@@ -261,6 +264,7 @@ fn subtree(
         }
         let out = run_recorded(sc, &ranks)?;
         sub.res.runs += 1;
+        sub.res.orders |= out.orders;
         if collect {
             sub.classes.insert(trace_class(&out));
         }
@@ -374,6 +378,7 @@ fn subtree(
                 sub.res.pruned += p.res.pruned;
                 sub.res.bounded += p.res.bounded;
                 sub.res.beyond_bound += p.res.beyond_bound;
+                sub.res.orders |= p.res.orders;
                 sub.res.backtracks += p.res.backtracks;
                 sub.classes.extend(p.classes);
                 for (cp, a) in p.adds {

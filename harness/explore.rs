@@ -6,7 +6,7 @@
 //!   depth-first as a stateless odometer over the recorded choice points (preemption bounding
 //!   as in CHESS, Musuvathi and Qadeer, PLDI 2007).
 //! - [`minimize`]: fewer deviations and cycles for a failing schedule, same invariant.
-//! - [`dpor`] (re-exported from [`crate::dpor`]): the experimental DPOR search.
+//! - [`dpor`] (re-exported from [`crate::dpor`]): the DPOR search, within the same bound.
 //!
 //! Runs are spread over all cores with `rayon`, and every result (the violation reported, the
 //! counts) is the same whatever the thread count: work is cut into a fixed list of subtrees,

@@ -182,7 +182,7 @@ fn bounded_dpor_is_complete_on_every_cell_of_the_seed() {
     let f = load_scenario("seed").unwrap();
     let cells: Vec<_> = hw_variants()
         .into_iter()
-        .flat_map(|hw| KVM_ROWS.iter().map(move |k| (hw.clone(), *k)))
+        .flat_map(|hw| KVM_ROWS.iter().map(move |k| (hw, *k)))
         .collect();
     assert_eq!(cells.len(), 70);
     let verdict = |c: &str| c.split('|').next().unwrap().to_string();

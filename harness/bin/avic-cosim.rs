@@ -17,7 +17,7 @@
 //!   [--shard I/N] [--dpor] [--max-runs N]`: one cell's search: PCT seeds, then the bounded exhaustive search; with
 //!   `--shard` only this job's share (seeds and subtrees `k % N == I`). A violation is minimized
 //!   and written as a replay file and a waveform into `--replay-dir`. `--dpor`: the DPOR search
-//!   ([`avic_cosim::dpor`], experimental) instead of the bounded one, up to `--max-runs`.
+//!   ([`avic_cosim::dpor`], within the same bound) instead of the enumeration, up to `--max-runs`.
 //! - `avic-cosim replay FILE [--wave FILE]`: reruns a replay file's schedule and checks that it
 //!   reproduces the recorded violation.
 //! - `avic-cosim minimize FILE [--out FILE]`: shrinks a replay file's schedule (fewer
@@ -188,7 +188,7 @@ struct ExploreArgs {
     /// This job's share of the search, `I/N`.
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     shard: Option<Shard>,
-    /// After PCT, run the (experimental) DPOR search instead of the bounded exhaustive one,
+    /// After PCT, run the DPOR search (within `--bound`) instead of the bounded enumeration,
     /// up to `--max-runs` schedules; no `--shard`.
     #[arg(long, conflicts_with_all = ["shard", "bound"])]
     dpor: bool,
@@ -937,7 +937,12 @@ fn run_explore(a: ExploreArgs) -> ExitCode {
                     r.beyond_bound,
                     if r.complete { "complete" } else { "partial" }
                 );
-                (owned + r.runs, r.complete, r.violation, pct_orders)
+                (
+                    owned + r.runs,
+                    r.complete,
+                    r.violation,
+                    pct_orders | r.orders,
+                )
             }
         },
         Ok((None, pct_orders)) => {
