@@ -190,7 +190,7 @@ struct ExploreArgs {
     shard: Option<Shard>,
     /// After PCT, run the DPOR search (within `--bound`) instead of the bounded enumeration,
     /// up to `--max-runs` schedules; no `--shard`.
-    #[arg(long, conflicts_with_all = ["shard", "bound"])]
+    #[arg(long, conflicts_with = "shard")]
     dpor: bool,
     /// Where a violation's minimized replay file and waveform go.
     #[arg(long, value_name = "DIR", default_value = "out/replays")]
