@@ -91,8 +91,9 @@ use crate::mem::{AccessKind, Agent};
 use crate::world::{
     index_to_rank, Action, Outcome, Res, Schedule, Step, Touch, Verdict, World, WorldError,
 };
+use indicatif::ProgressBar;
 use rayon::prelude::*;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// What a DPOR search saw.
 #[derive(Debug, Default)]
@@ -190,7 +191,17 @@ pub fn dpor(
     bound: Option<u32>,
     max_runs: u64,
 ) -> Result<Dpor, WorldError> {
-    let sub = subtree(sc, &[], max_runs, false, bound)?;
+    dpor_observed(sc, bound, max_runs, &ProgressBar::hidden())
+}
+
+/// [`dpor`], ticking `progress` once per run.
+pub fn dpor_observed(
+    sc: &crate::world::Scenario,
+    bound: Option<u32>,
+    max_runs: u64,
+    progress: &ProgressBar,
+) -> Result<Dpor, WorldError> {
+    let sub = subtree(sc, &[], max_runs, false, bound, progress)?;
     Ok(sub.res)
 }
 
@@ -202,7 +213,7 @@ pub fn dpor_classes(
     bound: Option<u32>,
     max_runs: u64,
 ) -> Result<(Dpor, BTreeSet<String>), WorldError> {
-    let sub = subtree(sc, &[], max_runs, true, bound)?;
+    let sub = subtree(sc, &[], max_runs, true, bound, &ProgressBar::hidden())?;
     Ok((sub.res, sub.classes))
 }
 
@@ -253,6 +264,7 @@ fn subtree(
     budget: u64,
     collect: bool,
     bound: Option<u32>,
+    progress: &ProgressBar,
 ) -> Result<Sub, WorldError> {
     let d = root.len();
     let mut sub = Sub::default();
@@ -264,6 +276,7 @@ fn subtree(
         }
         let out = run_recorded(sc, &ranks)?;
         sub.res.runs += 1;
+        progress.inc(1);
         sub.res.orders |= out.orders;
         if collect {
             sub.classes.insert(trace_class(&out));
@@ -369,7 +382,7 @@ fn subtree(
             let left = budget.saturating_sub(sub.res.runs);
             let parts = kids
                 .par_iter()
-                .map(|k| subtree(sc, k, left, collect, bound))
+                .map(|k| subtree(sc, k, left, collect, bound, progress))
                 .collect::<Result<Vec<_>, _>>()?;
             let mut stop = false;
             for p in parts {
@@ -435,15 +448,6 @@ fn conflict(a: &[Touch], b: &[Touch]) -> bool {
     a.iter().any(|x| b.iter().any(|y| x.conflicts(y)))
 }
 
-fn dependent(a: &Node, b: &Node) -> bool {
-    match (a.agent, b.agent) {
-        // The RTL's cycles follow each other.
-        (None, None) => true,
-        (Some(x), Some(y)) if x == y && x != Action::Idle => true,
-        _ => conflict(a.touches, b.touches),
-    }
-}
-
 /// The races of a trace, as backtrack points `(cycle, action)`: pairs of dependent transitions
 /// `x < y` of different agents where `x` does not happen before `y` through another
 /// transition, and the races of pending transitions (see `pending_races`). Each cycle is two
@@ -463,13 +467,30 @@ pub fn races(steps: &[Step]) -> Vec<(usize, Action)> {
     let mut out = Vec::new();
     let mut direct = Vec::new();
     let mut through = vec![0u64; words];
+    // Earlier nodes by resource touched, and the last node of each agent: the dependent
+    // earlier nodes of a node without comparing every pair. Of an agent's earlier nodes only
+    // the last is needed: it happens after all the others.
+    let mut by_res: HashMap<Res, Vec<(usize, Touch)>> = HashMap::new();
+    let mut last: HashMap<Option<Action>, usize> = HashMap::new();
     for y in 0..m {
         direct.clear();
-        for x in 0..y {
-            if dependent(&ns[x], &ns[y]) {
-                direct.push(x);
+        let agent = ns[y].agent;
+        if agent != Some(Action::Idle) {
+            direct.extend(last.get(&agent).copied());
+        }
+        for t in ns[y].touches {
+            for (x, u) in by_res.get(&t.res).into_iter().flatten() {
+                if u.conflicts(t) {
+                    direct.push(*x);
+                }
             }
         }
+        direct.sort_unstable();
+        direct.dedup();
+        for t in ns[y].touches {
+            by_res.entry(t.res).or_default().push((y, *t));
+        }
+        last.insert(agent, y);
         through.iter_mut().for_each(|w| *w = 0);
         for &x in &direct {
             for w in 0..words {

@@ -223,6 +223,9 @@ pub struct Budget {
     pub bound: u32,
     /// Most schedules the exhaustive search runs.
     pub max_runs: u64,
+    /// The exhaustive search is DPOR within the bound ([`crate::dpor`]) rather than the
+    /// enumeration of every schedule.
+    pub dpor: bool,
 }
 
 impl Budget {
@@ -235,6 +238,7 @@ impl Budget {
             pct_steps: 100,
             bound: f.bound,
             max_runs: 200_000,
+            dpor: false,
         }
     }
 }
@@ -293,6 +297,8 @@ pub struct Cell {
     pub complete: bool,
     /// Runs that reached the cycle bound without quiescence (no verdict).
     pub bounded_runs: u64,
+    /// With [`Budget::dpor`]: the alternatives at choice points that the reduction never ran.
+    pub pruned: Option<u64>,
     /// Wall time of the cell in milliseconds.
     pub ms: u64,
     /// Replay file written for the violation.
@@ -320,14 +326,20 @@ impl Cell {
         })
     }
 
-    /// `"complete, bound 2"`, `"partial, bound 2"`, `"pct seed 7"`, `"exhaustive"`.
+    /// `"complete, bound 2"`, `"partial, bound 2"`, `"pct seed 7"`, `"exhaustive, bound 2"`;
+    /// with DPOR `"DPOR complete, bound 2, 51379 pruned"` and so on.
     pub fn search_note(&self, bound: u32) -> String {
+        let how = if self.pruned.is_some() { "DPOR " } else { "" };
         let mut s = match self.found_by {
             Some(FoundBy::Pct(seed)) => format!("pct seed {seed}"),
-            Some(FoundBy::Exhaustive) => format!("exhaustive, bound {bound}"),
-            None if self.complete => format!("complete, bound {bound}"),
-            None => format!("partial, bound {bound}"),
+            Some(FoundBy::Exhaustive) if how.is_empty() => format!("exhaustive, bound {bound}"),
+            Some(FoundBy::Exhaustive) => format!("DPOR, bound {bound}"),
+            None if self.complete => format!("{how}complete, bound {bound}"),
+            None => format!("{how}partial, bound {bound}"),
         };
+        if let (Some(p), None | Some(FoundBy::Exhaustive)) = (self.pruned, self.found_by) {
+            let _ = write!(s, ", {p} pruned");
+        }
         if self.bounded_runs > 0 {
             let _ = write!(s, ", {} at cycle limit", self.bounded_runs);
         }
@@ -367,6 +379,7 @@ pub fn run_cell_observed(
         exhaustive_runs: 0,
         complete: false,
         bounded_runs: 0,
+        pruned: None,
         ms: 0,
         replay: None,
         orders: Orders::default(),
@@ -386,6 +399,15 @@ pub fn run_cell_observed(
         Some((seed, out)) => {
             cell.pct_runs = seed + 1;
             Some((out, FoundBy::Pct(seed)))
+        }
+        None if budget.dpor => {
+            let r = crate::dpor::dpor_observed(&sc, Some(budget.bound), budget.max_runs, runs)?;
+            cell.orders |= r.orders;
+            cell.exhaustive_runs = r.runs;
+            cell.complete = r.complete;
+            cell.bounded_runs = r.bounded;
+            cell.pruned = Some(r.pruned);
+            r.violation.map(|out| (out, FoundBy::Exhaustive))
         }
         None => {
             let r = bounded_exhaustive_observed(
@@ -587,7 +609,7 @@ pub fn to_json(m: &Matrix) -> String {
         s,
         "{{\n  \"format\": \"avic-cosim-matrix\",\n  \"version\": 1,\n  \"scenario\": {},\n  \
          \"budget\": {{\"pct_seeds\": {}, \"pct_depth\": {}, \"pct_steps\": {}, \"bound\": {}, \
-         \"max_runs\": {}}},\n  \"cells_total\": {},\n  \"violated\": {},\n  \"ms\": {},\n  \
+         \"max_runs\": {}, \"dpor\": {}}},\n  \"cells_total\": {},\n  \"violated\": {},\n  \"ms\": {},\n  \
          \"cells\": [",
         json_str(&m.scenario),
         b.seeds,
@@ -595,6 +617,7 @@ pub fn to_json(m: &Matrix) -> String {
         b.pct_steps,
         b.bound,
         b.max_runs,
+        b.dpor,
         m.cells.len(),
         m.violations(),
         m.ms
@@ -632,7 +655,8 @@ pub fn to_json(m: &Matrix) -> String {
             s,
             "{}\n    {{\"hw\": {}, \"kvm\": {}, \"verdict\": {}, \"invariants\": {{{}}}, \
              \"violation\": {}, \"found_by\": {}, \"schedules\": {}, \"pct_runs\": {}, \
-             \"exhaustive_runs\": {}, \"complete\": {}, \"cycle_limit_runs\": {}, \"ms\": {}, \
+             \"exhaustive_runs\": {}, \"complete\": {}, \"cycle_limit_runs\": {}, \
+             \"dpor_pruned\": {}, \"ms\": {}, \
              \"replay\": {}, \"found_choices\": {}, \"ranks\": [{}], \"ordering\": {}, \
              \"ordering_unreached\": [{}]}}",
             if i == 0 { "" } else { "," },
@@ -651,6 +675,7 @@ pub fn to_json(m: &Matrix) -> String {
             c.exhaustive_runs,
             c.complete,
             c.bounded_runs,
+            c.pruned.map_or("null".to_string(), |p| p.to_string()),
             c.ms,
             json_opt_str(c.replay.as_deref()),
             c.found_ranks,

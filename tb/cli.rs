@@ -31,6 +31,73 @@ fn line<'a>(stdout: &'a str, hw: &str, kvm: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no line for {hw} {kvm} in\n{stdout}"))
 }
 
+/// `matrix --dpor` reaches the verdicts of the enumeration, completes where it holds with
+/// fewer schedules, and reports what it pruned; its replay files replay.
+#[test]
+fn matrix_with_dpor_has_the_verdicts_of_the_enumeration() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |dpor: bool| {
+        let json = dir.path().join(format!("m{dpor}.json"));
+        let replays = dir.path().join(format!("r{dpor}"));
+        let mut args = vec![
+            "matrix",
+            "--hw",
+            "apm,in-flight",
+            "--kvm",
+            "V1,V3,V4",
+            "--seeds",
+            "0",
+            "--no-wave",
+            "--quiet",
+            "--json",
+            json.to_str().unwrap(),
+            "--replay-dir",
+            replays.to_str().unwrap(),
+        ];
+        if dpor {
+            args.push("--dpor");
+        }
+        let o = cosim(&args);
+        assert_eq!(code(&o), 1, "{}{}", text(&o.stdout), text(&o.stderr));
+        let j: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        (text(&o.stdout), j, replays)
+    };
+    let (table, with, replays) = run(true);
+    let (_, without, _) = run(false);
+    assert_eq!(with["budget"]["dpor"], true);
+    assert_eq!(without["budget"]["dpor"], false);
+    let (a, b) = (
+        with["cells"].as_array().unwrap(),
+        without["cells"].as_array().unwrap(),
+    );
+    assert_eq!(a.len(), 6);
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!((&x["hw"], &x["kvm"]), (&y["hw"], &y["kvm"]));
+        assert_eq!(x["verdict"], y["verdict"], "{x}");
+        assert_eq!(x["violation"]["invariant"], y["violation"]["invariant"]);
+        assert!(x["dpor_pruned"].as_u64().is_some() && y["dpor_pruned"].is_null());
+        if x["verdict"] == "holds" {
+            assert_eq!(x["complete"], true);
+            assert!(x["exhaustive_runs"].as_u64() < y["exhaustive_runs"].as_u64());
+        }
+    }
+    let l = line(&table, "apm", "V4");
+    assert!(
+        l.contains("DPOR complete, bound 2,") && l.contains("pruned"),
+        "{l}"
+    );
+    let files: Vec<_> = std::fs::read_dir(&replays)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 5, "{files:?}");
+    for f in files {
+        let o = cosim(&["replay", f.to_str().unwrap()]);
+        assert_eq!(code(&o), 1, "{}", text(&o.stdout));
+    }
+}
+
 #[test]
 fn matrix_subset_reports_and_replays() {
     let dir = tempfile::tempdir().unwrap();

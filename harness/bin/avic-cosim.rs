@@ -276,6 +276,10 @@ struct MatrixArgs {
     /// accesses the search observed; always in --json).
     #[arg(long)]
     ordering: bool,
+    /// After PCT, search each cell with DPOR within the bound instead of enumerating every
+    /// schedule within it (same verdicts; the table counts the alternatives pruned).
+    #[arg(long)]
+    dpor: bool,
     /// No progress bars.
     #[arg(long, short)]
     quiet: bool,
@@ -511,6 +515,7 @@ fn run_matrix(a: MatrixArgs) -> ExitCode {
         seeds: a.seeds.unwrap_or(of_file.seeds),
         bound: a.bound.unwrap_or(of_file.bound),
         max_runs: a.max_runs,
+        dpor: a.dpor,
         ..of_file
     };
     if let Some(j) = a.jobs {
