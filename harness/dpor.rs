@@ -75,17 +75,23 @@
 //! of the bounded enumeration's holding runs and the same verdicts (`tb/dpor.rs`); with
 //! backtrack points only back to where the action became enabled, one cell lost a class.
 //!
-//! # Parallelism
+//! # Parallelism and shards
 //!
-//! When a choice point has several pending alternatives, they are explored as independent
-//! subtrees in parallel (rayon); their backtrack additions to shallower choice points are merged
-//! afterwards, in alternative order, as set unions. The batches depend only on the data, so
-//! every count and the violation reported are the same whatever the thread count; the violation
-//! is the one of the first alternative (in enabled order) of the first batch that found one.
-//! There is no shard split: backtrack points found in one subtree belong to shallower choice
-//! points that other subtrees share.
+//! The search starts from the bounded search's fixed frontier (the same 64 subtree roots
+//! [`crate::explore::bounded_exhaustive`] cuts its space into, every alternative within the
+//! bound at the first few choice points) and runs DPOR below each root, in fixed batches of
+//! subtrees. A race whose backtrack point lies above a root needs nothing: the frontier runs
+//! every alternative there. [`Shard`] takes the roots `k % count == index`, so the shards'
+//! schedules add up to the whole search's (the frontier's probe runs, made by every shard, are
+//! counted apart). Below a root, when a choice point has several pending alternatives, they
+//! are explored as independent subtrees in parallel (rayon); their backtrack additions to
+//! shallower choice points are merged afterwards, in alternative order, as set unions. The
+//! batches depend only on the data, so every count and the violation reported are the same
+//! whatever the thread count; the violation is the one of the first subtree (in the fixed
+//! order) of the first batch that found one.
 
 use crate::coverage::Orders;
+use crate::explore::{frontier, Shard};
 use crate::ffi::ModelKind;
 use crate::mem::{AccessKind, Agent};
 use crate::world::{
@@ -98,8 +104,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// What a DPOR search saw.
 #[derive(Debug, Default)]
 pub struct Dpor {
-    /// Schedules run (executions).
+    /// Schedules run (executions), the frontier's probes not included.
     pub runs: u64,
+    /// Runs that cut the search into subtrees (the bounded search's frontier).
+    pub probe_runs: u64,
+    /// Subtrees the search was cut into (this shard's share of them were run).
+    pub subtrees: u64,
     /// Backtrack points added by race analysis (choice point, action), each explored once.
     pub backtracks: u64,
     /// Races found (pairs of dependent, concurrent transitions), summed over executions.
@@ -175,6 +185,26 @@ struct Sub {
     classes: BTreeSet<String>,
 }
 
+impl Sub {
+    /// Adds a later subtree's counts, classes and violation (the first one found stays); its
+    /// backtrack additions above its root, and whether it completed.
+    fn merge(&mut self, p: Sub) -> (Vec<(usize, Action)>, bool) {
+        let r = &mut self.res;
+        r.runs += p.res.runs;
+        r.races += p.res.races;
+        r.pruned += p.res.pruned;
+        r.bounded += p.res.bounded;
+        r.beyond_bound += p.res.beyond_bound;
+        r.orders |= p.res.orders;
+        r.backtracks += p.res.backtracks;
+        if r.violation.is_none() {
+            r.violation = p.res.violation;
+        }
+        self.classes.extend(p.classes);
+        (p.adds, p.res.complete)
+    }
+}
+
 /// Runs `sc` under `ranks`, recording steps.
 pub fn run_recorded(sc: &crate::world::Scenario, ranks: &[u16]) -> Result<Outcome, WorldError> {
     let mut w = World::new(sc, ModelKind::Plain)?;
@@ -184,25 +214,26 @@ pub fn run_recorded(sc: &crate::world::Scenario, ranks: &[u16]) -> Result<Outcom
 
 /// Every Mazurkiewicz trace of `sc` (see the module doc) with a schedule of at most `bound`
 /// deviations from the [`crate::world::Policy::Continue`] default (`None`: no bound),
-/// stopping at the first violation or after `max_runs` executions (a parallel batch started
-/// below the cap may pass it: each of its subtrees gets the runs left when it started).
+/// stopping at the first violation or after about `max_runs` executions (the subtrees of a
+/// parallel batch share the runs left when it started, and a choice point's parallel
+/// alternatives each get what their subtree had left, so a batch may pass the cap).
 pub fn dpor(
     sc: &crate::world::Scenario,
     bound: Option<u32>,
     max_runs: u64,
 ) -> Result<Dpor, WorldError> {
-    dpor_observed(sc, bound, max_runs, &ProgressBar::hidden())
+    dpor_observed(sc, bound, max_runs, Shard::WHOLE, &ProgressBar::hidden())
 }
 
-/// [`dpor`], ticking `progress` once per run.
+/// [`dpor`] restricted to one shard (see the module doc), ticking `progress` once per run.
 pub fn dpor_observed(
     sc: &crate::world::Scenario,
     bound: Option<u32>,
     max_runs: u64,
+    shard: Shard,
     progress: &ProgressBar,
 ) -> Result<Dpor, WorldError> {
-    let sub = subtree(sc, &[], max_runs, false, bound, progress)?;
-    Ok(sub.res)
+    Ok(search(sc, bound, max_runs, shard, false, progress)?.res)
 }
 
 /// [`dpor`], not stopping at violations, also returning the [`trace_class`] of every run (for
@@ -213,8 +244,63 @@ pub fn dpor_classes(
     bound: Option<u32>,
     max_runs: u64,
 ) -> Result<(Dpor, BTreeSet<String>), WorldError> {
-    let sub = subtree(sc, &[], max_runs, true, bound, &ProgressBar::hidden())?;
+    let sub = search(
+        sc,
+        bound,
+        max_runs,
+        Shard::WHOLE,
+        true,
+        &ProgressBar::hidden(),
+    )?;
     Ok((sub.res, sub.classes))
+}
+
+/// Subtrees run between two checks for a violation or the run cap.
+const BATCH: usize = 16;
+
+/// DPOR in each subtree of the bounded search's fixed frontier that `shard` owns, in fixed
+/// batches. The frontier enumerates every alternative (within the bound) at its choice points,
+/// so races whose backtrack point lies above a subtree's root need no action.
+fn search(
+    sc: &crate::world::Scenario,
+    bound: Option<u32>,
+    max_runs: u64,
+    shard: Shard,
+    collect: bool,
+    progress: &ProgressBar,
+) -> Result<Sub, WorldError> {
+    let (roots, probes, orders) = frontier(sc, bound.unwrap_or(u32::MAX), progress)?;
+    let mine: Vec<&Vec<u16>> = roots
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| shard.owns(*k))
+        .map(|(_, r)| r)
+        .collect();
+    let mut all = Sub::default();
+    all.res.probe_runs = probes;
+    all.res.subtrees = roots.len() as u64;
+    all.res.orders = orders;
+    for batch in mine.chunks(BATCH) {
+        // The runs left, shared among the batch's subtrees.
+        let left = max_runs
+            .saturating_sub(all.res.runs)
+            .div_ceil(batch.len() as u64);
+        let parts = batch
+            .par_iter()
+            .map(|root| subtree(sc, root, left, collect, bound, progress))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut stop = false;
+        for p in parts {
+            // Backtrack points above the roots: the frontier ran every alternative there.
+            let (_, complete) = all.merge(p);
+            stop |= !complete;
+        }
+        if stop || all.res.runs >= max_runs {
+            return Ok(all);
+        }
+    }
+    all.res.complete = true;
+    Ok(all)
 }
 
 /// Trace classes, each with the ranks of the first schedule that reached it.
@@ -386,26 +472,16 @@ fn subtree(
                 .collect::<Result<Vec<_>, _>>()?;
             let mut stop = false;
             for p in parts {
-                sub.res.runs += p.res.runs;
-                sub.res.races += p.res.races;
-                sub.res.pruned += p.res.pruned;
-                sub.res.bounded += p.res.bounded;
-                sub.res.beyond_bound += p.res.beyond_bound;
-                sub.res.orders |= p.res.orders;
-                sub.res.backtracks += p.res.backtracks;
-                sub.classes.extend(p.classes);
-                for (cp, a) in p.adds {
+                let (adds, complete) = sub.merge(p);
+                for (cp, a) in adds {
                     if cp < d {
                         sub.adds.push((cp, a));
                     } else if let Some(f) = stack.get_mut(cp - d) {
                         sub.res.backtracks += f.add(a);
                     }
                 }
-                if sub.res.violation.is_none() {
-                    sub.res.violation = p.res.violation;
-                }
                 // Out of budget (or stopped by a violation).
-                stop |= !p.res.complete;
+                stop |= !complete;
             }
             if stop {
                 return Ok(sub);

@@ -19,7 +19,7 @@
 //! it too is the same whatever the thread count.
 
 use crate::coverage::Orders;
-pub use crate::dpor::{dpor, Dpor};
+pub use crate::dpor::{dpor, dpor_observed, Dpor};
 use crate::ffi::ModelKind;
 use crate::oracle::Invariant;
 use crate::world::{Outcome, Policy, Scenario, Schedule, Verdict, World, WorldError};
@@ -227,7 +227,7 @@ pub fn bounded_exhaustive_observed(
 }
 
 /// Prefixes whose subtrees partition the bounded schedule space, in a fixed order.
-fn frontier(
+pub(crate) fn frontier(
     sc: &Scenario,
     bound: u32,
     progress: &ProgressBar,

@@ -401,9 +401,15 @@ pub fn run_cell_observed(
             Some((out, FoundBy::Pct(seed)))
         }
         None if budget.dpor => {
-            let r = crate::dpor::dpor_observed(&sc, Some(budget.bound), budget.max_runs, runs)?;
+            let r = crate::dpor::dpor_observed(
+                &sc,
+                Some(budget.bound),
+                budget.max_runs,
+                Shard::WHOLE,
+                runs,
+            )?;
             cell.orders |= r.orders;
-            cell.exhaustive_runs = r.runs;
+            cell.exhaustive_runs = r.runs + r.probe_runs;
             cell.complete = r.complete;
             cell.bounded_runs = r.bounded;
             cell.pruned = Some(r.pruned);

@@ -189,8 +189,8 @@ struct ExploreArgs {
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     shard: Option<Shard>,
     /// After PCT, run the DPOR search (within `--bound`) instead of the bounded enumeration,
-    /// up to `--max-runs` schedules; no `--shard`.
-    #[arg(long, conflicts_with = "shard")]
+    /// up to `--max-runs` schedules.
+    #[arg(long)]
     dpor: bool,
     /// Where a violation's minimized replay file and waveform go.
     #[arg(long, value_name = "DIR", default_value = "out/replays")]
@@ -926,30 +926,37 @@ fn run_explore(a: ExploreArgs) -> ExitCode {
             println!("PCT seed {} violates", mine(k));
             (k + 1, false, Some(out), orders)
         }
-        Ok((None, pct_orders)) if a.dpor => match explore::dpor(&sc, Some(bound), a.max_runs) {
-            Err(e) => {
-                eprintln!("avic-cosim explore: simulation failed: {e}");
-                return ExitCode::from(EXIT_SIM_ERROR);
-            }
-            Ok(r) => {
-                println!(
-                    "DPOR (bound {bound}): {} schedules, {} backtrack points, {} races, {} \
-                     alternatives pruned, {} past the bound, {}",
+        Ok((None, pct_orders)) if a.dpor => {
+            let runs_bar = bar(draw, None, RUNS_BAR);
+            runs_bar.set_prefix(format!("explore: DPOR, bound {bound}:"));
+            let r = explore::dpor_observed(&sc, Some(bound), a.max_runs, shard, &runs_bar);
+            runs_bar.finish_and_clear();
+            match r {
+                Err(e) => {
+                    eprintln!("avic-cosim explore: simulation failed: {e}");
+                    return ExitCode::from(EXIT_SIM_ERROR);
+                }
+                Ok(r) => {
+                    println!(
+                    "DPOR (bound {bound}, shard {shard}): {} schedules, {} subtrees, {} backtrack \
+                     points, {} races, {} alternatives pruned, {} past the bound, {}",
                     r.runs,
+                    r.subtrees,
                     r.backtracks,
                     r.races,
                     r.pruned,
                     r.beyond_bound,
                     if r.complete { "complete" } else { "partial" }
                 );
-                (
-                    owned + r.runs,
-                    r.complete,
-                    r.violation,
-                    pct_orders | r.orders,
-                )
+                    (
+                        owned + r.runs + r.probe_runs,
+                        r.complete,
+                        r.violation,
+                        pct_orders | r.orders,
+                    )
+                }
             }
-        },
+        }
         Ok((None, pct_orders)) => {
             let runs_bar = bar(draw, None, RUNS_BAR);
             runs_bar.set_prefix(format!("explore: bounded exhaustive, bound {bound}:"));
