@@ -3,8 +3,11 @@
 //! - [`search`]: seeded PCT or random runs; the violation of the lowest seed.
 //! - [`bounded_exhaustive`]: every schedule with at most `bound` deviations from the
 //!   [`Policy::Continue`] default (keep running the agent that acted last), enumerated
-//!   depth-first as a stateless odometer over the recorded choice points (preemption bounding
-//!   as in CHESS, Musuvathi and Qadeer, PLDI 2007).
+//!   depth-first as an odometer over the recorded choice points (preemption bounding as in
+//!   CHESS, Musuvathi and Qadeer, PLDI 2007). Each schedule either re-simulates from reset
+//!   ([`Revisit::Replay`], stateless) or resumes from a snapshot of the world taken at the
+//!   choice point where it leaves the previous one ([`Revisit::Branch`], the default on the
+//!   bundled RTL); both give the same results.
 //! - [`minimize`]: fewer deviations and cycles for a failing schedule, same invariant.
 //! - [`dpor`] (re-exported from [`crate::dpor`]): the experimental DPOR search.
 //!
@@ -22,7 +25,8 @@ use crate::coverage::Orders;
 pub use crate::dpor::{dpor, Dpor};
 use crate::ffi::ModelKind;
 use crate::oracle::Invariant;
-use crate::world::{Outcome, Policy, Scenario, Schedule, Verdict, World, WorldError};
+use crate::rtl::Rtl;
+use crate::world::{Outcome, Policy, Scenario, Schedule, Snapshot, Verdict, World, WorldError};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 use std::fmt;
@@ -178,6 +182,28 @@ pub fn bounded_exhaustive_shard(
     bounded_exhaustive_observed(sc, bound, max_runs, shard, &ProgressBar::hidden())
 }
 
+/// How the depth-first search of [`bounded_exhaustive`] gets to the choice point where a
+/// schedule leaves the previous one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Revisit {
+    /// Re-simulate from reset (a new world per schedule).
+    Replay,
+    /// Restore a snapshot taken there ([`World::snapshot`], on the [`ModelKind::Savable`]
+    /// build). Only the bundled RTL has that build: on a user's RTL or a coverage build the
+    /// search replays.
+    Branch,
+}
+
+impl Revisit {
+    /// What `sc` can use of `self`: [`Revisit::Branch`] needs the bundled RTL.
+    pub fn for_scenario(self, sc: &Scenario) -> Revisit {
+        match (self, &sc.rtl) {
+            (Revisit::Branch, Rtl::Bundled) => Revisit::Branch,
+            _ => Revisit::Replay,
+        }
+    }
+}
+
 /// [`bounded_exhaustive_shard`], ticking `progress` once per run.
 pub fn bounded_exhaustive_observed(
     sc: &Scenario,
@@ -186,6 +212,20 @@ pub fn bounded_exhaustive_observed(
     shard: Shard,
     progress: &ProgressBar,
 ) -> Result<Exhaustive, WorldError> {
+    bounded_exhaustive_revisit(sc, bound, max_runs, shard, progress, Revisit::Branch)
+}
+
+/// [`bounded_exhaustive_observed`] with a choice of [`Revisit`] (for comparisons: the results
+/// are the same either way).
+pub fn bounded_exhaustive_revisit(
+    sc: &Scenario,
+    bound: u32,
+    max_runs: u64,
+    shard: Shard,
+    progress: &ProgressBar,
+    revisit: Revisit,
+) -> Result<Exhaustive, WorldError> {
+    let revisit = revisit.for_scenario(sc);
     let (roots, probe_runs, probe_orders) = frontier(sc, bound, progress)?;
     let mine: Vec<&Vec<u16>> = roots
         .iter()
@@ -205,7 +245,10 @@ pub fn bounded_exhaustive_observed(
     for batch in mine.chunks(BATCH) {
         let parts = batch
             .par_iter()
-            .map(|root| subtree(sc, root, bound, max_runs, progress))
+            .map(|root| match revisit {
+                Revisit::Replay => subtree(sc, root, bound, max_runs, progress),
+                Revisit::Branch => subtree_branching(sc, root, bound, max_runs, progress),
+            })
             .collect::<Result<Vec<_>, _>>()?;
         for p in parts {
             res.orders |= p.orders;
@@ -308,6 +351,72 @@ fn subtree(
                 return Ok(res);
             }
         }
+    }
+}
+
+/// [`subtree`], resuming each schedule from a snapshot of the world at the choice point where
+/// it leaves the previous one instead of re-simulating from reset. A run saves the world at
+/// every choice point the search may branch from later: the points after its forced prefix
+/// (where it takes the default) while the prefix leaves a deviation to spend. The snapshots
+/// form a stack by choice point; branching at point `j` drops those past `j`, whose subtrees
+/// are done, and keeps the one at `j` for its next rank. Same runs, outcomes and counts as
+/// [`subtree`].
+fn subtree_branching(
+    sc: &Scenario,
+    root: &[u16],
+    bound: u32,
+    max_runs: u64,
+    progress: &ProgressBar,
+) -> Result<Exhaustive, WorldError> {
+    let mut world = World::new(sc, ModelKind::Savable)?;
+    let mut stack: Vec<Snapshot> = Vec::new();
+    let mut prefix = root.to_vec();
+    let mut res = Exhaustive {
+        runs: 0,
+        probe_runs: 0,
+        subtrees: 1,
+        complete: false,
+        bounded: 0,
+        violation: None,
+        orders: Orders::default(),
+    };
+    loop {
+        if res.runs >= max_runs {
+            return Ok(res);
+        }
+        let (from, spare) = (prefix.len(), deviations(&prefix) < bound);
+        let out = world.run_observed(&Schedule::replay(&prefix), |w| {
+            if spare && w.choice_point() >= from {
+                stack.push(w.snapshot()?);
+            }
+            Ok(())
+        })?;
+        progress.inc(1);
+        res.orders |= out.orders;
+        res.runs += 1;
+        match out.verdict {
+            Verdict::Violated(_) => {
+                res.violation = Some(out);
+                res.complete = true;
+                return Ok(res);
+            }
+            Verdict::Bound => res.bounded += 1,
+            Verdict::Holds => {}
+        }
+        let Some(p) = next_prefix(&out.choices, bound, root.len()) else {
+            res.complete = true;
+            return Ok(res);
+        };
+        let j = p.len() - 1;
+        while stack.last().is_some_and(|s| s.choice_point() > j) {
+            stack.pop();
+        }
+        match stack.last() {
+            Some(s) if s.choice_point() == j => world.restore(s)?,
+            // Not reached (every point the odometer picks was saved); replay to stay correct.
+            _ => world = World::new(sc, ModelKind::Savable)?,
+        }
+        prefix = p;
     }
 }
 
