@@ -8,7 +8,7 @@
 //! test (or the world's schedule) can choose the order across ports.
 
 use crate::ffi::{self, AutoStop, CoreIn, HwConfig, ModelKind, PortReq, TopIn, TopOut};
-use crate::mem::{MemError, Memory};
+use crate::mem::{MemError, MemSnapshot, Memory};
 use crate::rtl::{Coverage, Flavor, Rtl, RtlError, UserModel};
 use cxx::UniquePtr;
 use std::fmt;
@@ -324,7 +324,7 @@ pub struct DutSnapshot {
     rtl: Vec<u8>,
     inp: TopIn,
     out: TopOut,
-    mem: Memory,
+    mem: MemSnapshot,
     flight: [[Flight; NUM_PORTS]; NUM_CORES],
     stalled: [[bool; NUM_PORTS]; NUM_CORES],
     latency: u64,
@@ -336,6 +336,11 @@ impl DutSnapshot {
     /// Size of the model's saved state in bytes.
     pub fn rtl_bytes(&self) -> usize {
         self.rtl.len()
+    }
+
+    /// The memory's saved state.
+    pub fn mem(&self) -> &MemSnapshot {
+        &self.mem
     }
 }
 
@@ -456,7 +461,7 @@ impl Dut {
             rtl,
             inp: self.inp,
             out: self.out,
-            mem: self.mem.clone(),
+            mem: self.mem.snapshot(),
             flight: self.flight,
             stalled: self.stalled,
             latency: self.latency,
@@ -474,7 +479,9 @@ impl Dut {
             .map_err(|e| rtl_err(self.cycle(), e))?;
         self.inp = s.inp;
         self.out = s.out;
-        self.mem.clone_from(&s.mem);
+        self.mem
+            .restore(&s.mem)
+            .map_err(|e| DutError::Setup(e.to_string()))?;
         self.flight = s.flight;
         self.stalled = s.stalled;
         self.latency = s.latency;

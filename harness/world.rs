@@ -753,6 +753,10 @@ impl World {
             mem.poke(addr, word)
                 .map_err(|e| WorldError::Scenario(e.to_string()))?;
         }
+        if kind == ModelKind::Savable {
+            // Snapshots copy only the chunks written since this image.
+            mem.set_base();
+        }
         let mut dut = Dut::with_rtl(&sc.rtl, kind, sc.hw, mem)?;
         dut.inp.phys_base = layout.vm.phys_table;
         dut.inp.phys_max_idx = (n - 1) as u8;
