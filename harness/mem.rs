@@ -1017,6 +1017,41 @@ impl Memory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshots_restore_every_word_whatever_was_written_since() {
+        let mut m = Memory::new(0x1000, 2);
+        m.poke(0x10, 1).unwrap();
+        m.set_base();
+        m.poke(0x20, 2).unwrap();
+        m.host_store(0, 0x40, 4, FULL_MASK).unwrap();
+        let s = m.snapshot();
+        assert_eq!(
+            s.saved_words(),
+            CHUNK_WORDS,
+            "one chunk written since the base"
+        );
+        // Writes after the snapshot, in its chunk and in others, then back.
+        m.poke(0x28, 5).unwrap();
+        m.poke(0xF00, 6).unwrap();
+        m.drain_one(0);
+        m.restore(&s).unwrap();
+        for (a, v) in [(0x10, 1), (0x20, 2), (0x28, 0), (0xF00, 0), (0x40, 0)] {
+            assert_eq!(m.peek(a).unwrap(), v, "word {a:#x}");
+        }
+        assert_eq!(m.sb_len(0), 1, "the buffered store is back");
+        // Into another memory of the same shape (no shared base): the same words.
+        let mut other = Memory::new(0x1000, 2);
+        other.poke(0x800, 9).unwrap();
+        other.restore(&s).unwrap();
+        assert_eq!(other.words, m.words);
+        // A memory without a base saves everything; of another shape, an error.
+        let whole = Memory::new(0x1000, 2).snapshot();
+        m.restore(&whole).unwrap();
+        assert!(m.words.iter().all(|&w| w == 0));
+        assert!(Memory::new(0x800, 2).restore(&s).is_err());
+        assert!(Memory::new(0x1000, 3).restore(&s).is_err());
+    }
     use std::collections::BTreeSet;
 
     const X: u64 = 0x100;
