@@ -26,6 +26,13 @@
 //! Everything nondeterministic (which agent acts, when a store buffer drains, when each RTL
 //! transaction of the sender completes, timers, preemption) is a choice of the schedule, so a
 //! run is a pure function of scenario and schedule.
+//!
+//! # Branching
+//!
+//! On the [`ModelKind::Savable`] build a world can be saved at a choice point
+//! ([`World::run_observed`] shows it each one, [`World::snapshot`] saves it) and put back
+//! there later ([`World::restore`]) to run on with another choice: the exhaustive search of
+//! [`crate::explore`] branches that way instead of re-simulating every schedule from reset.
 
 use crate::apic::{irr_word, Icr, LogEntry};
 use crate::coverage::{OrderWatch, Orders, NO_ACTOR};
