@@ -245,10 +245,7 @@ pub fn bounded_exhaustive_revisit(
     for batch in mine.chunks(BATCH) {
         let parts = batch
             .par_iter()
-            .map(|root| match revisit {
-                Revisit::Replay => subtree(sc, root, bound, max_runs, progress),
-                Revisit::Branch => subtree_branching(sc, root, bound, max_runs, progress),
-            })
+            .map(|root| subtree(sc, root, bound, max_runs, progress, revisit))
             .collect::<Result<Vec<_>, _>>()?;
         for p in parts {
             res.orders |= p.orders;
@@ -309,6 +306,70 @@ fn deviations(ranks: &[u16]) -> u32 {
     ranks.iter().filter(|&&r| r != 0).count() as u32
 }
 
+/// How [`subtree`] runs each schedule (see [`Revisit`]).
+enum Runner {
+    /// A fresh world per schedule.
+    Replay,
+    /// One world on the Savable build, and a stack of snapshots of it at the choice points the
+    /// search may still branch from, by increasing choice point.
+    Branch {
+        world: Box<World>,
+        stack: Vec<Snapshot>,
+    },
+}
+
+impl Runner {
+    fn new(sc: &Scenario, revisit: Revisit) -> Result<Self, WorldError> {
+        Ok(match revisit {
+            Revisit::Replay => Runner::Replay,
+            Revisit::Branch => Runner::Branch {
+                world: Box::new(World::new(sc, ModelKind::Savable)?),
+                stack: Vec::new(),
+            },
+        })
+    }
+
+    /// Runs `prefix` (then the default). Branching, the world already stands at the choice
+    /// point where `prefix` leaves the previous schedule ([`Runner::branch_at`]), and the run
+    /// saves it at every later choice point the search may branch from: those after the
+    /// prefix (where it takes the default) while the prefix leaves a deviation to spend.
+    fn run(&mut self, sc: &Scenario, prefix: &[u16], bound: u32) -> Result<Outcome, WorldError> {
+        match self {
+            Runner::Replay => run(sc, &Schedule::replay(prefix)),
+            Runner::Branch { world, stack } => {
+                let (from, spare) = (prefix.len(), deviations(prefix) < bound);
+                world.run_observed(&Schedule::replay(prefix), |w| {
+                    if spare && w.choice_point() >= from {
+                        stack.push(w.snapshot()?);
+                    }
+                    Ok(())
+                })
+            }
+        }
+    }
+
+    /// Prepares the run of a schedule that leaves the previous one at choice point `j`:
+    /// drops the snapshots past `j` (their subtrees are done) and restores the one at `j`,
+    /// kept for its next rank.
+    fn branch_at(&mut self, sc: &Scenario, j: usize) -> Result<(), WorldError> {
+        let Runner::Branch { world, stack } = self else {
+            return Ok(());
+        };
+        while stack.last().is_some_and(|s| s.choice_point() > j) {
+            stack.pop();
+        }
+        match stack.last() {
+            Some(s) if s.choice_point() == j => world.restore(s),
+            // Not reached (every point the odometer picks was saved); replay to stay correct.
+            _ => {
+                stack.clear();
+                **world = World::new(sc, ModelKind::Savable)?;
+                Ok(())
+            }
+        }
+    }
+}
+
 /// The schedules whose ranks start with `root`, depth first.
 fn subtree(
     sc: &Scenario,
@@ -316,7 +377,9 @@ fn subtree(
     bound: u32,
     max_runs: u64,
     progress: &ProgressBar,
+    revisit: Revisit,
 ) -> Result<Exhaustive, WorldError> {
+    let mut runner = Runner::new(sc, revisit)?;
     let mut prefix = root.to_vec();
     let mut res = Exhaustive {
         runs: 0,
@@ -331,7 +394,7 @@ fn subtree(
         if res.runs >= max_runs {
             return Ok(res);
         }
-        let out = run(sc, &Schedule::replay(&prefix))?;
+        let out = runner.run(sc, &prefix, bound)?;
         progress.inc(1);
         res.orders |= out.orders;
         res.runs += 1;
@@ -345,78 +408,15 @@ fn subtree(
             Verdict::Holds => {}
         }
         match next_prefix(&out.choices, bound, root.len()) {
-            Some(p) => prefix = p,
+            Some(p) => {
+                runner.branch_at(sc, p.len() - 1)?;
+                prefix = p;
+            }
             None => {
                 res.complete = true;
                 return Ok(res);
             }
         }
-    }
-}
-
-/// [`subtree`], resuming each schedule from a snapshot of the world at the choice point where
-/// it leaves the previous one instead of re-simulating from reset. A run saves the world at
-/// every choice point the search may branch from later: the points after its forced prefix
-/// (where it takes the default) while the prefix leaves a deviation to spend. The snapshots
-/// form a stack by choice point; branching at point `j` drops those past `j`, whose subtrees
-/// are done, and keeps the one at `j` for its next rank. Same runs, outcomes and counts as
-/// [`subtree`].
-fn subtree_branching(
-    sc: &Scenario,
-    root: &[u16],
-    bound: u32,
-    max_runs: u64,
-    progress: &ProgressBar,
-) -> Result<Exhaustive, WorldError> {
-    let mut world = World::new(sc, ModelKind::Savable)?;
-    let mut stack: Vec<Snapshot> = Vec::new();
-    let mut prefix = root.to_vec();
-    let mut res = Exhaustive {
-        runs: 0,
-        probe_runs: 0,
-        subtrees: 1,
-        complete: false,
-        bounded: 0,
-        violation: None,
-        orders: Orders::default(),
-    };
-    loop {
-        if res.runs >= max_runs {
-            return Ok(res);
-        }
-        let (from, spare) = (prefix.len(), deviations(&prefix) < bound);
-        let out = world.run_observed(&Schedule::replay(&prefix), |w| {
-            if spare && w.choice_point() >= from {
-                stack.push(w.snapshot()?);
-            }
-            Ok(())
-        })?;
-        progress.inc(1);
-        res.orders |= out.orders;
-        res.runs += 1;
-        match out.verdict {
-            Verdict::Violated(_) => {
-                res.violation = Some(out);
-                res.complete = true;
-                return Ok(res);
-            }
-            Verdict::Bound => res.bounded += 1,
-            Verdict::Holds => {}
-        }
-        let Some(p) = next_prefix(&out.choices, bound, root.len()) else {
-            res.complete = true;
-            return Ok(res);
-        };
-        let j = p.len() - 1;
-        while stack.last().is_some_and(|s| s.choice_point() > j) {
-            stack.pop();
-        }
-        match stack.last() {
-            Some(s) if s.choice_point() == j => world.restore(s)?,
-            // Not reached (every point the odometer picks was saved); replay to stay correct.
-            _ => world = World::new(sc, ModelKind::Savable)?,
-        }
-        prefix = p;
     }
 }
 

@@ -47,16 +47,21 @@ fn allocations_during(f: impl FnOnce()) -> u64 {
     ALLOCS.with(Cell::get)
 }
 
-#[test]
-fn a_whole_run_allocates_nothing_after_construction() {
-    let sc = Scenario::new(2, KvmVariant::V3)
+/// One IPI to a vCPU that halts and has a timer.
+fn scenario() -> Scenario {
+    Scenario::new(2, KvmVariant::V3)
         .hw(HwConfig {
             atomic_irr: true,
             ..HwConfig::default()
         })
         .program(0, &[GuestOp::SendIpi(Icr::fixed_physical(0x40, 1))])
         .program(1, &[GuestOp::Halt])
-        .timer(1);
+        .timer(1)
+}
+
+#[test]
+fn a_whole_run_allocates_nothing_after_construction() {
+    let sc = scenario();
     for seed in 0..20 {
         let world = World::new(&sc, ModelKind::Plain).unwrap();
         let sched = Schedule {
@@ -86,14 +91,7 @@ fn a_whole_run_allocates_nothing_after_construction() {
 
 #[test]
 fn a_run_resumed_from_a_snapshot_allocates_nothing_after_the_restore() {
-    let sc = Scenario::new(2, KvmVariant::V3)
-        .hw(HwConfig {
-            atomic_irr: true,
-            ..HwConfig::default()
-        })
-        .program(0, &[GuestOp::SendIpi(Icr::fixed_physical(0x40, 1))])
-        .program(1, &[GuestOp::Halt])
-        .timer(1);
+    let sc = scenario();
     let mut world = World::new(&sc, ModelKind::Savable).unwrap();
     let mut saved: Vec<Snapshot> = Vec::new();
     world
