@@ -1,6 +1,7 @@
-//! Would branching from saved RTL state speed up the bounded exhaustive search? (issue 5)
+//! Does branching from saved RTL state speed up the bounded exhaustive search? (issue 5)
 //!
-//! `cargo bench --bench branching` measures, in one run on one thread:
+//! Parts 1 to 3 are the estimate made before it was built; part 4 measures the search as built
+//! (`explore::Revisit`). `cargo bench --bench branching` measures, in one run on one thread:
 //!
 //! 1. Every schedule of the bundled `seed` scenario (cell apm / V4, which holds, so the search
 //!    is complete) within 2 deviations, enumerated depth first as `explore::bounded_exhaustive`
