@@ -1,5 +1,5 @@
-//! Verilates `rtl/` into `OUT_DIR` three times (plain, `--trace`, `--trace-fst`) and compiles the
-//! models with the C++ shim and the `cxx` bridge. Verilator's runtime (`verilated.cpp` and
+//! Verilates `rtl/` into `OUT_DIR` four times (plain, `--trace`, `--trace-fst`, `--savable`) and
+//! compiles the models with the C++ shim and the `cxx` bridge. Verilator's runtime (`verilated.cpp` and
 //! friends) is compiled once into its own static library and reused while the Verilator version
 //! and flags stay the same, so an RTL edit only rebuilds the model. Reruns only when the RTL, the
 //! shim, the bridge or this file changes.
@@ -45,21 +45,26 @@ const DEFINES: &[(&str, &str)] = &[
 
 struct Flavor {
     prefix: &'static str,
-    trace_flag: Option<&'static str>,
+    /// Extra Verilator flag of the flavor (tracing, or `--savable` for snapshots).
+    flag: Option<&'static str>,
 }
 
 const FLAVORS: &[Flavor] = &[
     Flavor {
         prefix: "VavicPlain",
-        trace_flag: None,
+        flag: None,
     },
     Flavor {
         prefix: "VavicVcd",
-        trace_flag: Some("--trace"),
+        flag: Some("--trace"),
     },
     Flavor {
         prefix: "VavicFst",
-        trace_flag: Some("--trace-fst"),
+        flag: Some("--trace-fst"),
+    },
+    Flavor {
+        prefix: "VavicSavable",
+        flag: Some("--savable"),
     },
 ];
 
@@ -149,7 +154,7 @@ fn verilate(bin: &str, root: &Path, out: &Path, f: &Flavor) -> PathBuf {
         .arg("--Mdir")
         .arg(&mdir)
         .args(["-f", "rtl/avic.f"]);
-    if let Some(t) = f.trace_flag {
+    if let Some(t) = f.flag {
         cmd.arg(t);
     }
     let o = cmd
@@ -196,9 +201,18 @@ fn configure(b: &mut cc::Build, inc: &Path) {
     }
 }
 
+/// Runtime sources compiled into the static library.
+const RUNTIME_SOURCES: &[&str] = &[
+    "verilated.cpp",
+    "verilated_threads.cpp",
+    "verilated_vcd_c.cpp",
+    "verilated_fst_c.cpp",
+    "verilated_save.cpp",
+];
+
 /// Verilator's runtime as a static library, rebuilt only when its inputs change.
 fn runtime_lib(inc: &Path, out: &Path, version: &str) {
-    let mut key = format!("{version}|{}|", inc.display());
+    let mut key = format!("{version}|{}|{}|", inc.display(), RUNTIME_SOURCES.join(","));
     for f in CXX_FLAGS {
         key.push_str(f);
     }
@@ -217,12 +231,7 @@ fn runtime_lib(inc: &Path, out: &Path, version: &str) {
         let mut b = cc::Build::new();
         configure(&mut b, inc);
         b.out_dir(&dir).cargo_metadata(false);
-        for f in [
-            "verilated.cpp",
-            "verilated_threads.cpp",
-            "verilated_vcd_c.cpp",
-            "verilated_fst_c.cpp",
-        ] {
+        for f in RUNTIME_SOURCES {
             b.file(inc.join(f));
         }
         b.compile("avic_vlrt");
@@ -239,6 +248,7 @@ fn main() {
         "bindings/shim.cpp",
         "bindings/shim.h",
         "bindings/model_impl.h",
+        "bindings/snapshot.h",
         "bindings/vl_hooks.h",
         "bindings/ffi.rs",
         "tb/cpp/responder.h",

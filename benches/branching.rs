@@ -1,6 +1,7 @@
-//! Would branching from saved RTL state speed up the bounded exhaustive search? (issue 5)
+//! Does branching from saved RTL state speed up the bounded exhaustive search? (issue 5)
 //!
-//! `cargo bench --bench branching` measures, in one run on one thread:
+//! Parts 1 to 3 are the estimate made before it was built; part 4 measures the search as built
+//! (`explore::Revisit`). `cargo bench --bench branching` measures, in one run on one thread:
 //!
 //! 1. Every schedule of the bundled `seed` scenario (cell apm / V4, which holds, so the search
 //!    is complete) within 2 deviations, enumerated depth first as `explore::bounded_exhaustive`
@@ -13,10 +14,20 @@
 //!
 //! It prints the ratios and the best case of snapshots: every schedule restored at its
 //! deviation point instead of rebuilt and replayed.
+//!
+//! 4. The whole search, `explore::bounded_exhaustive_revisit` on one thread, replaying
+//!    ([`Revisit::Replay`]) against branching from snapshots ([`Revisit::Branch`]): five runs
+//!    of each, interleaved, the medians of wall-clock and of CPU time (the process's, from
+//!    `/proc/self/stat`: less sensitive to other load on the machine), their ratios and the
+//!    median of the ratios of each replaying run to the branching run after it; the results
+//!    must agree.
 
+use avic_cosim::explore::{bounded_exhaustive_revisit, Exhaustive, Revisit, Shard};
 use avic_cosim::ffi::ModelKind;
 use avic_cosim::report;
+use avic_cosim::world::Scenario;
 use avic_cosim::world::{Schedule, World};
+use indicatif::ProgressBar;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -37,6 +48,41 @@ fn next_prefix(choices: &[(u16, u16)], bound: u32) -> Option<Vec<u16>> {
             p
         })
     })
+}
+
+/// CPU seconds (user + system) the process has used, from `/proc/self/stat` (clock ticks
+/// of 10 ms); 0 where that file is missing.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may contain spaces): state is field 3, utime 14.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    f.iter().sum::<f64>() / 100.0
+}
+
+/// One whole bounded search on the current rayon pool: (wall, CPU) seconds and the result.
+fn timed_search(sc: &Scenario, bound: u32, revisit: Revisit) -> ((f64, f64), Exhaustive) {
+    let (t, c) = (Instant::now(), cpu_seconds());
+    let r = bounded_exhaustive_revisit(
+        sc,
+        bound,
+        u64::MAX,
+        Shard::WHOLE,
+        &ProgressBar::hidden(),
+        revisit,
+    )
+    .expect("the search runs");
+    ((t.elapsed().as_secs_f64(), cpu_seconds() - c), r)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 fn main() {
@@ -169,6 +215,63 @@ fn main() {
             saves as f64 / runs as f64,
             t_mem / per_cycle,
             t_all / (t_all - skip + snap)
+        );
+    }
+
+    // 4: the search itself, replaying against branching, one thread.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a one-thread pool");
+    let (mut replay, mut branch) = (Vec::new(), Vec::new());
+    let mut results = Vec::new();
+    pool.install(|| {
+        for _ in 0..5 {
+            let (t, a) = timed_search(&sc, bound, Revisit::Replay);
+            replay.push(t);
+            let (t, b) = timed_search(&sc, bound, Revisit::Branch);
+            branch.push(t);
+            results.push((a, b));
+        }
+    });
+    let agree = results.iter().all(|(a, b)| {
+        (a.runs, a.probe_runs, a.bounded, a.complete, a.orders)
+            == (b.runs, b.probe_runs, b.bounded, b.complete, b.orders)
+            && a.violation
+                .as_ref()
+                .map(|o| (o.ranks(), o.cycles, o.log.clone()))
+                == b.violation
+                    .as_ref()
+                    .map(|o| (o.ranks(), o.cycles, o.log.clone()))
+    });
+    let (a, _) = &results[0];
+    println!(
+        "whole search (explore::bounded_exhaustive_revisit, 1 thread, {} runs + {} probes; \
+         5 runs each, interleaved, medians), results agree: {agree}",
+        a.runs, a.probe_runs
+    );
+    for (what, pick) in [
+        ("wall", (|t: &(f64, f64)| t.0) as fn(&(f64, f64)) -> f64),
+        ("CPU", |t| t.1),
+    ] {
+        let r: Vec<f64> = replay.iter().map(pick).collect();
+        let b: Vec<f64> = branch.iter().map(pick).collect();
+        let show = |v: &[f64]| {
+            v.iter()
+                .map(|t| format!("{t:.2}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let (mr, mb) = (median(r.clone()), median(b.clone()));
+        // Each replay against the branching run right after it: load on the machine changes
+        // between pairs more than within one.
+        let pairs = median(r.iter().zip(&b).map(|(x, y)| x / y).collect());
+        println!(
+            "  {what:4}: replay {mr:.2} s ({}), branch {mb:.2} s ({}): branching is {:.2}x \
+             (median of the pairs' ratios {pairs:.2}x)",
+            show(&r),
+            show(&b),
+            mr / mb
         );
     }
 }

@@ -124,6 +124,9 @@ pub mod ffi {
         Vcd,
         /// Built with `--trace-fst`: can write FST.
         Fst,
+        /// Built with `--savable`: no tracing, can [`save`](Model::save) its state to a
+        /// buffer and [`restore`](Model::restore) it (branching from saved RTL state).
+        Savable,
     }
 
     unsafe extern "C++" {
@@ -161,6 +164,16 @@ pub mod ffi {
             stop: &AutoStop,
             out: &mut TopOut,
         ) -> Result<u64>;
+        /// Savable builds: serializes the model's state (its cycle count, then Verilator's
+        /// `--savable` serialization) and copies as much of it as fits into `out`. Returns the
+        /// whole size: call again with a larger `out` when it is bigger than `out`. Other
+        /// builds: `Err`.
+        fn save(self: &Model, out: &mut [u8]) -> Result<usize>;
+        /// Savable builds: restores a state [`save`](Model::save) wrote, from this model or
+        /// another Savable model. `Err` for other builds, and for bytes that are not such a
+        /// state (wrong size, header, check value or trailer); the model's state is then
+        /// undefined until a restore succeeds.
+        fn restore(self: Pin<&mut Model>, state: &[u8]) -> Result<()>;
         /// Number of cores the model was built with (`avic_top.NumCores`).
         fn num_cores() -> usize;
     }

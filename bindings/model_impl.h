@@ -131,6 +131,26 @@ public:
 
   uint64_t cycles() const { return cycles_; }
 
+  // Snapshots, for models verilated with --savable (the templates are instantiated only for
+  // those): the cycle count, then Verilator's serialization of the model (bindings/snapshot.h
+  // says what it holds). Tracing and the batched responder's memory are not saved.
+  template <class Save>
+  void save_to(Save& os) {
+    Verilated::threadContextp(ctx_.get());
+    os << cycles_;
+    os << *top_;
+  }
+
+  // Restores what save_to wrote. On error (bytes of another model), the model's state is
+  // undefined until the next successful restore.
+  template <class Restore>
+  void restore_from(Restore& is) {
+    Verilated::threadContextp(ctx_.get());
+    is >> cycles_;
+    is >> *top_;
+    held_valid_ = false;
+  }
+
   // Batched mode: the memory responder of the pure C++ testbench, inside the model.
   void auto_load(const uint64_t* words, std::size_t n) {
     auto& w = mem_.words();

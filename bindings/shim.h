@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-// C++ side of the cxx bridge in bindings/ffi.rs: one class over the three Verilated builds.
+// C++ side of the cxx bridge in bindings/ffi.rs: one class over the four Verilated builds.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -25,6 +25,8 @@ public:
   virtual uint32_t auto_in_flight() const = 0;
   virtual uint64_t run_autonomous(const TopIn& in, uint64_t n, const AutoStop& stop,
                                   TopOut& out) = 0;
+  virtual size_t save(rust::Slice<uint8_t> out) const = 0;
+  virtual void restore(rust::Slice<const uint8_t> state) = 0;
 };
 
 std::unique_ptr<Model> new_model(ModelKind kind);

@@ -8,7 +8,7 @@
 //! test (or the world's schedule) can choose the order across ports.
 
 use crate::ffi::{self, AutoStop, CoreIn, HwConfig, ModelKind, PortReq, TopIn, TopOut};
-use crate::mem::{MemError, Memory};
+use crate::mem::{MemError, MemSnapshot, Memory};
 use crate::rtl::{Coverage, Flavor, Rtl, RtlError, UserModel};
 use cxx::UniquePtr;
 use std::fmt;
@@ -251,6 +251,29 @@ impl Backend {
         }
     }
 
+    /// Saves the model's state into `buf` (resized to it). Savable bundled builds only.
+    fn save(&self, buf: &mut Vec<u8>) -> Result<(), String> {
+        match self {
+            Backend::Bundled(m) => {
+                let n = m.save(buf).map_err(|e| e.what().to_string())?;
+                if n > buf.len() {
+                    buf.resize(n, 0);
+                    m.save(buf).map_err(|e| e.what().to_string())?;
+                }
+                buf.truncate(n);
+                Ok(())
+            }
+            Backend::User(..) => Err(NOT_SAVABLE.to_string()),
+        }
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        match self {
+            Backend::Bundled(m) => m.pin_mut().restore(state).map_err(|e| e.what().to_string()),
+            Backend::User(..) => Err(NOT_SAVABLE.to_string()),
+        }
+    }
+
     fn auto_load(&mut self, words: &[u64]) {
         match self {
             Backend::Bundled(m) => m.pin_mut().auto_load(words),
@@ -288,6 +311,51 @@ impl Backend {
         }
     }
 }
+
+/// Why a user's RTL cannot be snapshot.
+const NOT_SAVABLE: &str =
+    "snapshots need the bundled RTL's Savable build (a user's RTL is built without --savable)";
+
+/// A [`Dut`] saved by [`Dut::snapshot`]: the model's state (Verilator `--savable` bytes) and
+/// the Rust side's (inputs, outputs, transactions in flight and held, the transaction and event
+/// logs, the memory with its store buffers and ordering watch).
+#[derive(Clone, Debug)]
+pub struct DutSnapshot {
+    rtl: Vec<u8>,
+    inp: TopIn,
+    out: TopOut,
+    mem: MemSnapshot,
+    flight: [[Flight; NUM_PORTS]; NUM_CORES],
+    stalled: [[bool; NUM_PORTS]; NUM_CORES],
+    latency: u64,
+    txns: Vec<Txn>,
+    events: Vec<DutEvent>,
+}
+
+impl DutSnapshot {
+    /// Size of the model's saved state in bytes.
+    pub fn rtl_bytes(&self) -> usize {
+        self.rtl.len()
+    }
+
+    /// The memory's saved state.
+    pub fn mem(&self) -> &MemSnapshot {
+        &self.mem
+    }
+}
+
+/// Replaces `dst`'s contents by `src`'s, keeping (or growing to) `cap` elements of capacity so
+/// that the loop that fills it next does not allocate.
+pub(crate) fn refill<T: Clone>(dst: &mut Vec<T>, src: &[T], cap: usize) {
+    dst.clear();
+    dst.reserve(cap.max(src.len()));
+    dst.extend_from_slice(src);
+}
+
+/// Capacity of the transaction log reserved at construction.
+const TXN_CAPACITY: usize = 1024;
+/// Capacity of the event log reserved at construction.
+const EVENT_CAPACITY: usize = 256;
 
 /// The Verilated model, its inputs and outputs, and the memory behind its ports.
 pub struct Dut {
@@ -364,8 +432,8 @@ impl Dut {
             flight: Default::default(),
             stalled: Default::default(),
             latency: 1,
-            txns: Vec::with_capacity(1024),
-            events: Vec::with_capacity(256),
+            txns: Vec::with_capacity(TXN_CAPACITY),
+            events: Vec::with_capacity(EVENT_CAPACITY),
         };
         dut.reset()?;
         Ok(dut)
@@ -379,6 +447,46 @@ impl Dut {
             .step_n(&self.inp, 2, &mut self.out)
             .map_err(|e| rtl_err(0, e))?;
         self.inp.rst_n = true;
+        Ok(())
+    }
+
+    /// Saves the whole `Dut`: the model must be the bundled RTL's [`ModelKind::Savable`] build.
+    /// The batched responder's memory ([`Dut::load_autonomous`]) and a waveform are not saved.
+    pub fn snapshot(&self) -> Result<DutSnapshot, DutError> {
+        let mut rtl = Vec::new();
+        self.model
+            .save(&mut rtl)
+            .map_err(|e| rtl_err(self.cycle(), e))?;
+        Ok(DutSnapshot {
+            rtl,
+            inp: self.inp,
+            out: self.out,
+            mem: self.mem.snapshot(),
+            flight: self.flight,
+            stalled: self.stalled,
+            latency: self.latency,
+            txns: self.txns.clone(),
+            events: self.events.clone(),
+        })
+    }
+
+    /// Puts this `Dut` back in the state `s` holds (taken from this `Dut` or another Savable one
+    /// of the same RTL). On an error from the model (bytes of another model), the model's state
+    /// is undefined until a restore succeeds.
+    pub fn restore(&mut self, s: &DutSnapshot) -> Result<(), DutError> {
+        self.model
+            .restore(&s.rtl)
+            .map_err(|e| rtl_err(self.cycle(), e))?;
+        self.inp = s.inp;
+        self.out = s.out;
+        self.mem
+            .restore(&s.mem)
+            .map_err(|e| DutError::Setup(e.to_string()))?;
+        self.flight = s.flight;
+        self.stalled = s.stalled;
+        self.latency = s.latency;
+        refill(&mut self.txns, &s.txns, TXN_CAPACITY);
+        refill(&mut self.events, &s.events, EVENT_CAPACITY);
         Ok(())
     }
 

@@ -3,8 +3,11 @@
 //! - [`search`]: seeded PCT or random runs; the violation of the lowest seed.
 //! - [`bounded_exhaustive`]: every schedule with at most `bound` deviations from the
 //!   [`Policy::Continue`] default (keep running the agent that acted last), enumerated
-//!   depth-first as a stateless odometer over the recorded choice points (preemption bounding
-//!   as in CHESS, Musuvathi and Qadeer, PLDI 2007).
+//!   depth-first as an odometer over the recorded choice points (preemption bounding as in
+//!   CHESS, Musuvathi and Qadeer, PLDI 2007). Each schedule either re-simulates from reset
+//!   ([`Revisit::Replay`], stateless) or resumes from a snapshot of the world taken at the
+//!   choice point where it leaves the previous one ([`Revisit::Branch`], the default on the
+//!   bundled RTL); both give the same results.
 //! - [`minimize`]: fewer deviations and cycles for a failing schedule, same invariant.
 //! - [`dpor`] (re-exported from [`crate::dpor`]): the DPOR search, within the same bound.
 //!
@@ -22,7 +25,8 @@ use crate::coverage::Orders;
 pub use crate::dpor::{dpor, dpor_observed, Dpor};
 use crate::ffi::ModelKind;
 use crate::oracle::Invariant;
-use crate::world::{Outcome, Policy, Scenario, Schedule, Verdict, World, WorldError};
+use crate::rtl::Rtl;
+use crate::world::{Outcome, Policy, Scenario, Schedule, Snapshot, Verdict, World, WorldError};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 use std::fmt;
@@ -178,6 +182,28 @@ pub fn bounded_exhaustive_shard(
     bounded_exhaustive_observed(sc, bound, max_runs, shard, &ProgressBar::hidden())
 }
 
+/// How the depth-first search of [`bounded_exhaustive`] gets to the choice point where a
+/// schedule leaves the previous one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Revisit {
+    /// Re-simulate from reset (a new world per schedule).
+    Replay,
+    /// Restore a snapshot taken there ([`World::snapshot`], on the [`ModelKind::Savable`]
+    /// build). Only the bundled RTL has that build: on a user's RTL or a coverage build the
+    /// search replays.
+    Branch,
+}
+
+impl Revisit {
+    /// What `sc` can use of `self`: [`Revisit::Branch`] needs the bundled RTL.
+    pub fn for_scenario(self, sc: &Scenario) -> Revisit {
+        match (self, &sc.rtl) {
+            (Revisit::Branch, Rtl::Bundled) => Revisit::Branch,
+            _ => Revisit::Replay,
+        }
+    }
+}
+
 /// [`bounded_exhaustive_shard`], ticking `progress` once per run.
 pub fn bounded_exhaustive_observed(
     sc: &Scenario,
@@ -186,6 +212,20 @@ pub fn bounded_exhaustive_observed(
     shard: Shard,
     progress: &ProgressBar,
 ) -> Result<Exhaustive, WorldError> {
+    bounded_exhaustive_revisit(sc, bound, max_runs, shard, progress, Revisit::Branch)
+}
+
+/// [`bounded_exhaustive_observed`] with a choice of [`Revisit`] (for comparisons: the results
+/// are the same either way).
+pub fn bounded_exhaustive_revisit(
+    sc: &Scenario,
+    bound: u32,
+    max_runs: u64,
+    shard: Shard,
+    progress: &ProgressBar,
+    revisit: Revisit,
+) -> Result<Exhaustive, WorldError> {
+    let revisit = revisit.for_scenario(sc);
     let (roots, probe_runs, probe_orders) = frontier(sc, bound, progress)?;
     let mine: Vec<&Vec<u16>> = roots
         .iter()
@@ -205,7 +245,7 @@ pub fn bounded_exhaustive_observed(
     for batch in mine.chunks(BATCH) {
         let parts = batch
             .par_iter()
-            .map(|root| subtree(sc, root, bound, max_runs, progress))
+            .map(|root| subtree(sc, root, bound, max_runs, progress, revisit))
             .collect::<Result<Vec<_>, _>>()?;
         for p in parts {
             res.orders |= p.orders;
@@ -266,6 +306,70 @@ fn deviations(ranks: &[u16]) -> u32 {
     ranks.iter().filter(|&&r| r != 0).count() as u32
 }
 
+/// How [`subtree`] runs each schedule (see [`Revisit`]).
+enum Runner {
+    /// A fresh world per schedule.
+    Replay,
+    /// One world on the Savable build, and a stack of snapshots of it at the choice points the
+    /// search may still branch from, by increasing choice point.
+    Branch {
+        world: Box<World>,
+        stack: Vec<Snapshot>,
+    },
+}
+
+impl Runner {
+    fn new(sc: &Scenario, revisit: Revisit) -> Result<Self, WorldError> {
+        Ok(match revisit {
+            Revisit::Replay => Runner::Replay,
+            Revisit::Branch => Runner::Branch {
+                world: Box::new(World::new(sc, ModelKind::Savable)?),
+                stack: Vec::new(),
+            },
+        })
+    }
+
+    /// Runs `prefix` (then the default). Branching, the world already stands at the choice
+    /// point where `prefix` leaves the previous schedule ([`Runner::branch_at`]), and the run
+    /// saves it at every later choice point the search may branch from: those after the
+    /// prefix (where it takes the default) while the prefix leaves a deviation to spend.
+    fn run(&mut self, sc: &Scenario, prefix: &[u16], bound: u32) -> Result<Outcome, WorldError> {
+        match self {
+            Runner::Replay => run(sc, &Schedule::replay(prefix)),
+            Runner::Branch { world, stack } => {
+                let (from, spare) = (prefix.len(), deviations(prefix) < bound);
+                world.run_observed(&Schedule::replay(prefix), |w| {
+                    if spare && w.choice_point() >= from {
+                        stack.push(w.snapshot()?);
+                    }
+                    Ok(())
+                })
+            }
+        }
+    }
+
+    /// Prepares the run of a schedule that leaves the previous one at choice point `j`:
+    /// drops the snapshots past `j` (their subtrees are done) and restores the one at `j`,
+    /// kept for its next rank.
+    fn branch_at(&mut self, sc: &Scenario, j: usize) -> Result<(), WorldError> {
+        let Runner::Branch { world, stack } = self else {
+            return Ok(());
+        };
+        while stack.last().is_some_and(|s| s.choice_point() > j) {
+            stack.pop();
+        }
+        match stack.last() {
+            Some(s) if s.choice_point() == j => world.restore(s),
+            // Not reached (every point the odometer picks was saved); replay to stay correct.
+            _ => {
+                stack.clear();
+                **world = World::new(sc, ModelKind::Savable)?;
+                Ok(())
+            }
+        }
+    }
+}
+
 /// The schedules whose ranks start with `root`, depth first.
 fn subtree(
     sc: &Scenario,
@@ -273,7 +377,9 @@ fn subtree(
     bound: u32,
     max_runs: u64,
     progress: &ProgressBar,
+    revisit: Revisit,
 ) -> Result<Exhaustive, WorldError> {
+    let mut runner = Runner::new(sc, revisit)?;
     let mut prefix = root.to_vec();
     let mut res = Exhaustive {
         runs: 0,
@@ -288,7 +394,7 @@ fn subtree(
         if res.runs >= max_runs {
             return Ok(res);
         }
-        let out = run(sc, &Schedule::replay(&prefix))?;
+        let out = runner.run(sc, &prefix, bound)?;
         progress.inc(1);
         res.orders |= out.orders;
         res.runs += 1;
@@ -302,7 +408,10 @@ fn subtree(
             Verdict::Holds => {}
         }
         match next_prefix(&out.choices, bound, root.len()) {
-            Some(p) => prefix = p,
+            Some(p) => {
+                runner.branch_at(sc, p.len() - 1)?;
+                prefix = p;
+            }
             None => {
                 res.complete = true;
                 return Ok(res);

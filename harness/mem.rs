@@ -33,6 +33,7 @@
 
 use crate::coverage::{OrderWatch, Orders, NO_ACTOR};
 use std::fmt;
+use std::sync::Arc;
 
 /// Size of one memory word in bytes; every address must be a multiple of this.
 pub const WORD_BYTES: u64 = 8;
@@ -89,6 +90,14 @@ pub enum MemError {
         cpu: u8,
         /// Number of host CPUs the memory was built with.
         n_cpus: usize,
+    },
+    /// A snapshot of another memory's shape was restored.
+    #[error("a snapshot of a memory of {words} words and {cpus} host CPUs does not fit this one")]
+    Snapshot {
+        /// Words of the snapshot's memory.
+        words: usize,
+        /// Host CPUs of the snapshot's memory.
+        cpus: usize,
     },
 }
 
@@ -216,11 +225,32 @@ pub struct SbEntry {
 }
 
 /// Fixed-capacity FIFO ring, allocated once at construction.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct StoreBuffer {
     slots: Box<[SbEntry]>,
     head: usize,
     len: usize,
+}
+
+impl Clone for StoreBuffer {
+    fn clone(&self) -> Self {
+        StoreBuffer {
+            slots: self.slots.clone(),
+            head: self.head,
+            len: self.len,
+        }
+    }
+
+    /// In place when the capacities agree (restoring a snapshot allocates nothing).
+    fn clone_from(&mut self, src: &Self) {
+        if self.slots.len() == src.slots.len() {
+            self.slots.copy_from_slice(&src.slots);
+        } else {
+            self.slots = src.slots.clone();
+        }
+        self.head = src.head;
+        self.len = src.len;
+    }
 }
 
 impl StoreBuffer {
@@ -303,14 +333,60 @@ impl DoubleEndedIterator for SbEntries<'_> {
 
 impl ExactSizeIterator for SbEntries<'_> {}
 
+/// Words per chunk of the written-chunk map of [`Memory`] (what a snapshot copies).
+const CHUNK_WORDS: usize = 8;
+
+/// A [`Memory`] saved by [`Memory::snapshot`]: the chunks written since the base image (the
+/// image itself is shared, not copied), the store buffers, the ordering watch and the log.
+#[derive(Debug, Clone)]
+pub struct MemSnapshot {
+    base: Arc<[u64]>,
+    written: Vec<u64>,
+    /// The written chunks' words, in chunk order.
+    chunks: Vec<u64>,
+    sbs: Vec<StoreBuffer>,
+    sb_capacity: usize,
+    log: Vec<Access>,
+    logging: bool,
+    cycle: u64,
+    watch: Option<Box<OrderWatch>>,
+    actor: u8,
+}
+
+impl MemSnapshot {
+    /// Words saved besides the shared base image.
+    pub fn saved_words(&self) -> usize {
+        self.chunks.len()
+    }
+}
+
+/// The chunks set in `map`, in order.
+fn set_chunks(map: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    map.iter().enumerate().flat_map(|(k, &bits)| {
+        let mut b = bits;
+        std::iter::from_fn(move || {
+            (b != 0).then(|| {
+                let t = b.trailing_zeros() as usize;
+                b &= b - 1;
+                k * 64 + t
+            })
+        })
+    })
+}
+
 /// The shared physical memory: flat word storage, one x86-TSO store buffer per host
 /// CPU, and the access log.
 ///
 /// `Clone` is cheap enough for exploration to fork worlds: it copies the words, the
-/// buffers and the log.
+/// buffers and the log. [`Memory::snapshot`] is cheaper still: it saves only the chunks of
+/// words written since a base image ([`Memory::set_base`]).
 #[derive(Debug, Clone)]
 pub struct Memory {
     words: Vec<u64>,
+    /// Bit per chunk of [`CHUNK_WORDS`] words: written since the base image was taken.
+    written: Vec<u64>,
+    /// The words as of [`Memory::set_base`], shared with the snapshots taken since.
+    base: Option<Arc<[u64]>>,
     sbs: Vec<StoreBuffer>,
     sb_capacity: usize,
     log: Vec<Access>,
@@ -350,6 +426,8 @@ impl Memory {
         let n_words = size_bytes.div_ceil(WORD_BYTES) as usize;
         Memory {
             words: vec![0; n_words],
+            written: vec![0; n_words.div_ceil(CHUNK_WORDS).div_ceil(64)],
+            base: None,
             sbs: (0..n_host_cpus)
                 .map(|_| StoreBuffer::new(sb_capacity))
                 .collect(),
@@ -360,6 +438,99 @@ impl Memory {
             watch: None,
             actor: NO_ACTOR,
         }
+    }
+
+    /// Notes a write of word `i` (for snapshots).
+    #[inline]
+    fn mark(&mut self, i: usize) {
+        let c = i / CHUNK_WORDS;
+        self.written[c / 64] |= 1 << (c % 64);
+    }
+
+    /// Words `CHUNK_WORDS * c ..` of chunk `c` (the last chunk may be short).
+    fn chunk_range(&self, c: usize) -> std::ops::Range<usize> {
+        let lo = c * CHUNK_WORDS;
+        lo..(lo + CHUNK_WORDS).min(self.words.len())
+    }
+
+    /// Takes the current words as the base image of later snapshots: a snapshot then copies
+    /// only the chunks written since. Copies the whole memory once.
+    pub fn set_base(&mut self) {
+        self.base = Some(Arc::from(self.words.as_slice()));
+        self.written.iter_mut().for_each(|w| *w = 0);
+    }
+
+    /// Saves the memory: the chunks written since the base image (all of them when no base
+    /// was set), the store buffers, the ordering watch and the log.
+    pub fn snapshot(&self) -> MemSnapshot {
+        let (base, written) = match &self.base {
+            Some(b) => (b.clone(), self.written.clone()),
+            None => (
+                Arc::from(self.words.as_slice()),
+                vec![0; self.written.len()],
+            ),
+        };
+        let mut chunks = Vec::with_capacity(set_chunks(&written).count() * CHUNK_WORDS);
+        for c in set_chunks(&written) {
+            chunks.extend_from_slice(&self.words[self.chunk_range(c)]);
+        }
+        MemSnapshot {
+            base,
+            written,
+            chunks,
+            sbs: self.sbs.clone(),
+            sb_capacity: self.sb_capacity,
+            log: self.log.clone(),
+            logging: self.logging,
+            cycle: self.cycle,
+            watch: self.watch.clone(),
+            actor: self.actor,
+        }
+    }
+
+    /// Puts the memory back in the state `s` holds. When `s` shares this memory's base image
+    /// only the chunks written in either are copied; otherwise the whole image is. `Err` if
+    /// `s` is of a memory of another size.
+    pub fn restore(&mut self, s: &MemSnapshot) -> Result<(), MemError> {
+        if s.base.len() != self.words.len() || s.sbs.len() != self.sbs.len() {
+            return Err(MemError::Snapshot {
+                words: s.base.len(),
+                cpus: s.sbs.len(),
+            });
+        }
+        let shared = self.base.as_ref().is_some_and(|b| Arc::ptr_eq(b, &s.base));
+        if !shared {
+            self.words.copy_from_slice(&s.base);
+            self.written.iter_mut().for_each(|w| *w = 0);
+            self.base = Some(s.base.clone());
+        }
+        // Chunks written here but not in `s` go back to the base image.
+        for k in 0..self.written.len() {
+            let stale = self.written[k] & !s.written[k];
+            for c in set_chunks(std::slice::from_ref(&stale)) {
+                let r = self.chunk_range(k * 64 + c);
+                self.words[r.clone()].copy_from_slice(&s.base[r]);
+            }
+        }
+        let mut at = 0;
+        for c in set_chunks(&s.written) {
+            let r = self.chunk_range(c);
+            let n = r.len();
+            self.words[r].copy_from_slice(&s.chunks[at..at + n]);
+            at += n;
+        }
+        self.written.copy_from_slice(&s.written);
+        self.sbs.clone_from_slice(&s.sbs);
+        self.sb_capacity = s.sb_capacity;
+        self.log.clone_from(&s.log);
+        self.logging = s.logging;
+        self.cycle = s.cycle;
+        match (&mut self.watch, &s.watch) {
+            (Some(w), Some(x)) => **w = (**x).clone(),
+            (w, x) => w.clone_from(x),
+        }
+        self.actor = s.actor;
+        Ok(())
     }
 
     /// Size of the memory in bytes (a multiple of [`WORD_BYTES`]).
@@ -445,6 +616,7 @@ impl Memory {
     pub fn poke(&mut self, addr: u64, val: u64) -> Result<(), MemError> {
         let i = self.index(addr)?;
         self.words[i] = val;
+        self.mark(i);
         Ok(())
     }
 
@@ -658,6 +830,7 @@ impl Memory {
         let old = self.words[i];
         let new = (old & !m) | (data & m);
         self.words[i] = new;
+        self.mark(i);
         self.record(Agent::Rtl { core, port }, AccessKind::RtlWrite, addr, new);
         self.watch_write(
             Agent::Rtl { core, port },
@@ -682,6 +855,7 @@ impl Memory {
         let i = self.index(addr)?;
         let old = self.words[i];
         self.words[i] = old | bits;
+        self.mark(i);
         self.record(
             Agent::Rtl { core, port },
             AccessKind::RtlLockSet,
@@ -710,6 +884,7 @@ impl Memory {
         let i = self.index(addr)?;
         let old = self.words[i];
         self.words[i] = old & !bits;
+        self.mark(i);
         self.record(
             Agent::Rtl { core, port },
             AccessKind::RtlLockClear,
@@ -790,6 +965,7 @@ impl Memory {
         let old = self.words[i];
         let new = (old & !m) | (e.value & m);
         self.words[i] = new;
+        self.mark(i);
         self.record(Agent::Host(cpu), AccessKind::Commit, e.addr, new);
         self.watch_write(Agent::Host(cpu), AccessKind::Commit, e.addr, old, new);
     }
@@ -831,6 +1007,7 @@ impl Memory {
         let old = self.words[i];
         let new = op(old);
         self.words[i] = new;
+        self.mark(i);
         self.record(Agent::Host(cpu), AccessKind::LockedRmw, addr, new);
         self.watch_write(Agent::Host(cpu), AccessKind::LockedRmw, addr, old, new);
         Ok(old)
@@ -840,6 +1017,41 @@ impl Memory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshots_restore_every_word_whatever_was_written_since() {
+        let mut m = Memory::new(0x1000, 2);
+        m.poke(0x10, 1).unwrap();
+        m.set_base();
+        m.poke(0x20, 2).unwrap();
+        m.host_store(0, 0x40, 4, FULL_MASK).unwrap();
+        let s = m.snapshot();
+        assert_eq!(
+            s.saved_words(),
+            CHUNK_WORDS,
+            "one chunk written since the base"
+        );
+        // Writes after the snapshot, in its chunk and in others, then back.
+        m.poke(0x28, 5).unwrap();
+        m.poke(0xF00, 6).unwrap();
+        m.drain_one(0);
+        m.restore(&s).unwrap();
+        for (a, v) in [(0x10, 1), (0x20, 2), (0x28, 0), (0xF00, 0), (0x40, 0)] {
+            assert_eq!(m.peek(a).unwrap(), v, "word {a:#x}");
+        }
+        assert_eq!(m.sb_len(0), 1, "the buffered store is back");
+        // Into another memory of the same shape (no shared base): the same words.
+        let mut other = Memory::new(0x1000, 2);
+        other.poke(0x800, 9).unwrap();
+        other.restore(&s).unwrap();
+        assert_eq!(other.words, m.words);
+        // A memory without a base saves everything; of another shape, an error.
+        let whole = Memory::new(0x1000, 2).snapshot();
+        m.restore(&whole).unwrap();
+        assert!(m.words.iter().all(|&w| w == 0));
+        assert!(Memory::new(0x800, 2).restore(&s).is_err());
+        assert!(Memory::new(0x1000, 3).restore(&s).is_err());
+    }
     use std::collections::BTreeSet;
 
     const X: u64 = 0x100;

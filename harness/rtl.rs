@@ -249,6 +249,8 @@ impl From<ModelKind> for Flavor {
         match k {
             ModelKind::Vcd => Flavor::Vcd,
             ModelKind::Fst => Flavor::Fst,
+            // Plain, and Savable: a user's RTL has no `--savable` build (its snapshots are
+            // errors, and the exhaustive search replays instead of branching).
             _ => Flavor::Plain,
         }
     }

@@ -26,10 +26,17 @@
 //! Everything nondeterministic (which agent acts, when a store buffer drains, when each RTL
 //! transaction of the sender completes, timers, preemption) is a choice of the schedule, so a
 //! run is a pure function of scenario and schedule.
+//!
+//! # Branching
+//!
+//! On the [`ModelKind::Savable`] build a world can be saved at a choice point
+//! ([`World::run_observed`] shows it each one, [`World::snapshot`] saves it) and put back
+//! there later ([`World::restore`]) to run on with another choice: the exhaustive search of
+//! [`crate::explore`] branches that way instead of re-simulating every schedule from reset.
 
 use crate::apic::{irr_word, Icr, LogEntry};
 use crate::coverage::{OrderWatch, Orders, NO_ACTOR};
-use crate::dut::{Dut, DutError, DutEvent, NUM_CORES, PORT_IRR, PORT_TBL};
+use crate::dut::{refill, Dut, DutError, DutEvent, DutSnapshot, NUM_CORES, PORT_IRR, PORT_TBL};
 use crate::ffi::{HwConfig, ModelKind};
 use crate::guest::{Guest, GuestOp, Program};
 use crate::kvm::{
@@ -563,6 +570,54 @@ impl Outcome {
 }
 
 const MAX_ENABLED: usize = 32;
+/// Capacity of the event log reserved at construction (and at a restore).
+const LOG_CAPACITY: usize = 4096;
+/// Capacity of the per-choice-point vectors reserved at construction (and at a restore).
+const CHOICE_CAPACITY: usize = 512;
+
+/// A [`World`] saved at a choice point ([`World::snapshot`]): everything a run depends on
+/// from there (the threads, guests, ledger, doorbell watch, event log and choices so far, the
+/// [`Dut`] with its memory, and the RTL's `--savable` bytes), so that a run resumed from it
+/// ([`World::restore`], [`World::from_snapshot`]) with any schedule that agrees with the
+/// choices made so far is the run a fresh world would make under that schedule.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    dut: DutSnapshot,
+    threads: Vec<VcpuThread>,
+    guests: [Guest; MAX_VCPUS],
+    kick: [bool; NUM_CORES],
+    wake: [bool; MAX_VCPUS],
+    timer_fired: [bool; MAX_VCPUS],
+    preempted: [bool; MAX_VCPUS],
+    migrated: [bool; MAX_VCPUS],
+    vcpu_on: [u8; NUM_CORES],
+    irr_write: [(u8, u64); NUM_CORES],
+    set_irr_at: [u64; MAX_VCPUS],
+    doorbells: DoorbellWatch,
+    last_icr: [u64; MAX_VCPUS],
+    ledger: Ledger,
+    log: Vec<Event>,
+    choices: Vec<(u16, u16)>,
+    choice_cycles: Vec<u32>,
+    current: Option<Action>,
+    acted_at: Vec<u64>,
+    rtl_seen: usize,
+    violation: Option<Violation>,
+    timer_cpu: u8,
+    ran: u64,
+}
+
+impl Snapshot {
+    /// Choice points passed before the snapshot (the index of the next one).
+    pub fn choice_point(&self) -> usize {
+        self.choices.len()
+    }
+
+    /// The RTL's saved state.
+    pub fn dut(&self) -> &DutSnapshot {
+        &self.dut
+    }
+}
 
 /// The world of one run.
 pub struct World {
@@ -606,6 +661,8 @@ pub struct World {
     pending: Vec<(Action, Vec<Touch>)>,
     /// Where the action's part of the current cycle ends: (explicit touches, memory log).
     action_end: (usize, usize),
+    /// Cycles run so far (reset not included).
+    ran: u64,
 }
 
 /// `vcpu_on` of a core that has run no guest yet.
@@ -711,6 +768,10 @@ impl World {
             mem.poke(addr, word)
                 .map_err(|e| WorldError::Scenario(e.to_string()))?;
         }
+        if kind == ModelKind::Savable {
+            // Snapshots copy only the chunks written since this image.
+            mem.set_base();
+        }
         let mut dut = Dut::with_rtl(&sc.rtl, kind, sc.hw, mem)?;
         dut.inp.phys_base = layout.vm.phys_table;
         dut.inp.phys_max_idx = (n - 1) as u8;
@@ -761,11 +822,11 @@ impl World {
             doorbells: DoorbellWatch::default(),
             last_icr: [0; MAX_VCPUS],
             ledger: Ledger::new(n),
-            log: Vec::with_capacity(4096),
-            choices: Vec::with_capacity(512),
-            choice_cycles: Vec::with_capacity(512),
+            log: Vec::with_capacity(LOG_CAPACITY),
+            choices: Vec::with_capacity(CHOICE_CAPACITY),
+            choice_cycles: Vec::with_capacity(CHOICE_CAPACITY),
             current: None,
-            acted_at: Vec::with_capacity(512),
+            acted_at: Vec::with_capacity(CHOICE_CAPACITY),
             rtl_seen: 0,
             violation: None,
             timer_cpu: NUM_CORES as u8,
@@ -775,7 +836,163 @@ impl World {
             action_end: (0, 0),
             accesses: Vec::new(),
             pending: Vec::new(),
+            ran: 0,
         })
+    }
+
+    /// A world of `sc` on the Savable model, in the state `s` holds (a snapshot of a world of
+    /// the same scenario).
+    pub fn from_snapshot(sc: &Scenario, s: &Snapshot) -> Result<Self, WorldError> {
+        let mut w = World::new(sc, ModelKind::Savable)?;
+        w.restore(s)?;
+        Ok(w)
+    }
+
+    /// Saves the world where it stands: between runs, or at a choice point seen by the
+    /// observer of [`World::run_observed`]. Needs the bundled RTL's [`ModelKind::Savable`]
+    /// build, and no recording of lanes or steps (their buffers are not saved).
+    pub fn snapshot(&self) -> Result<Snapshot, WorldError> {
+        let World {
+            sc: _,
+            dut,
+            threads,
+            guests,
+            kick,
+            wake,
+            timer_fired,
+            preempted,
+            migrated,
+            vcpu_on,
+            irr_write,
+            set_irr_at,
+            doorbells,
+            last_icr,
+            ledger,
+            log,
+            choices,
+            choice_cycles,
+            current,
+            acted_at,
+            rtl_seen,
+            violation,
+            timer_cpu,
+            lanes,
+            steps,
+            touched: _,
+            accesses: _,
+            pending: _,
+            action_end: _,
+            ran,
+        } = self;
+        if lanes.is_some() || steps.is_some() {
+            return Err(WorldError::Scenario(
+                "a world recording waveform lanes or steps cannot be saved".into(),
+            ));
+        }
+        Ok(Snapshot {
+            dut: dut.snapshot()?,
+            threads: threads.clone(),
+            guests: *guests,
+            kick: *kick,
+            wake: *wake,
+            timer_fired: *timer_fired,
+            preempted: *preempted,
+            migrated: *migrated,
+            vcpu_on: *vcpu_on,
+            irr_write: *irr_write,
+            set_irr_at: *set_irr_at,
+            doorbells: *doorbells,
+            last_icr: *last_icr,
+            ledger: ledger.clone(),
+            log: log.clone(),
+            choices: choices.clone(),
+            choice_cycles: choice_cycles.clone(),
+            current: *current,
+            acted_at: acted_at.clone(),
+            rtl_seen: *rtl_seen,
+            violation: violation.clone(),
+            timer_cpu: *timer_cpu,
+            ran: *ran,
+        })
+    }
+
+    /// Puts the world back in the state `s` holds, whatever it did since (a finished run
+    /// included). `s` must come from a world of the same scenario on the Savable model; the
+    /// loop that follows allocates no more than after [`World::new`].
+    pub fn restore(&mut self, s: &Snapshot) -> Result<(), WorldError> {
+        let n = self.sc.n();
+        if s.threads.len() != n {
+            return Err(WorldError::Scenario(format!(
+                "a snapshot of {} vCPUs cannot restore a world of {n}",
+                s.threads.len()
+            )));
+        }
+        if self.lanes.is_some() || self.steps.is_some() {
+            return Err(WorldError::Scenario(
+                "a world recording waveform lanes or steps cannot be restored".into(),
+            ));
+        }
+        self.dut.restore(&s.dut)?;
+        let World {
+            sc: _,
+            dut: _,
+            threads,
+            guests,
+            kick,
+            wake,
+            timer_fired,
+            preempted,
+            migrated,
+            vcpu_on,
+            irr_write,
+            set_irr_at,
+            doorbells,
+            last_icr,
+            ledger,
+            log,
+            choices,
+            choice_cycles,
+            current,
+            acted_at,
+            rtl_seen,
+            violation,
+            timer_cpu,
+            lanes: _,
+            steps: _,
+            touched: _,
+            accesses: _,
+            pending: _,
+            action_end: _,
+            ran,
+        } = self;
+        threads.clone_from(&s.threads);
+        *guests = s.guests;
+        *kick = s.kick;
+        *wake = s.wake;
+        *timer_fired = s.timer_fired;
+        *preempted = s.preempted;
+        *migrated = s.migrated;
+        *vcpu_on = s.vcpu_on;
+        *irr_write = s.irr_write;
+        *set_irr_at = s.set_irr_at;
+        *doorbells = s.doorbells;
+        *last_icr = s.last_icr;
+        ledger.clone_from(&s.ledger);
+        refill(log, &s.log, LOG_CAPACITY);
+        refill(choices, &s.choices, CHOICE_CAPACITY);
+        refill(choice_cycles, &s.choice_cycles, CHOICE_CAPACITY);
+        *current = s.current;
+        refill(acted_at, &s.acted_at, CHOICE_CAPACITY);
+        *rtl_seen = s.rtl_seen;
+        violation.clone_from(&s.violation);
+        *timer_cpu = s.timer_cpu;
+        *ran = s.ran;
+        Ok(())
+    }
+
+    /// Choice points passed so far (the index of the next one).
+    pub fn choice_point(&self) -> usize {
+        self.choices.len()
     }
 
     /// The RTL and its memory.
@@ -983,8 +1200,52 @@ impl World {
         mut self,
         sched: &Schedule,
     ) -> Result<(Outcome, Option<Box<Lanes>>), WorldError> {
+        let verdict = self.advance(sched, &mut |_: &World| Ok(()))?;
+        let outcome = self.finish(verdict);
+        Ok((outcome, self.lanes.take()))
+    }
+
+    /// Runs like [`World::run`] without consuming the world, calling `at_choice` at every
+    /// choice point, at the start of its cycle before the schedule chooses (where
+    /// [`World::snapshot`] saves a state to branch from: [`World::choice_point`] says which).
+    /// The outcome takes the world's log and choices: restore a snapshot before running the
+    /// world again.
+    pub fn run_observed(
+        &mut self,
+        sched: &Schedule,
+        mut at_choice: impl FnMut(&World) -> Result<(), WorldError>,
+    ) -> Result<Outcome, WorldError> {
+        let verdict = self.advance(sched, &mut at_choice)?;
+        Ok(self.finish(verdict))
+    }
+
+    /// The outcome of a run that ended with `verdict`; takes the run's buffers.
+    fn finish(&mut self, verdict: Verdict) -> Outcome {
+        if let Some(l) = self.lanes.as_deref_mut() {
+            l.finish(&verdict, self.dut.cycle());
+        }
+        let recorded = self.steps_recorded();
+        let accesses = recorded.then(|| std::mem::take(&mut self.accesses));
+        Outcome {
+            verdict,
+            cycles: self.ran,
+            choices: std::mem::take(&mut self.choices),
+            choice_cycles: std::mem::take(&mut self.choice_cycles),
+            log: std::mem::take(&mut self.log),
+            // An empty ledger of no vCPUs allocates nothing.
+            ledger: std::mem::replace(&mut self.ledger, Ledger::new(0)),
+            orders: self.dut.mem.orders(),
+            steps: self.steps.take(),
+            accesses,
+        }
+    }
+
+    /// The cycle loop, from wherever the world stands to a verdict.
+    fn advance<F>(&mut self, sched: &Schedule, at_choice: &mut F) -> Result<Verdict, WorldError>
+    where
+        F: FnMut(&World) -> Result<(), WorldError>,
+    {
         let mut enabled = [Action::Thread(0); MAX_ENABLED];
-        let mut cycles = 0;
         let verdict = loop {
             if let Some(v) = self.violation.take() {
                 break Verdict::Violated(v);
@@ -995,8 +1256,11 @@ impl World {
             if k == 0 && self.rtl_quiet() {
                 break self.quiescent_verdict(cycle);
             }
-            if cycles >= self.sc.max_cycles {
+            if self.ran >= self.sc.max_cycles {
                 break Verdict::Bound;
+            }
+            if k > 1 {
+                at_choice(self)?;
             }
             if let Some(l) = self.lanes.as_deref_mut() {
                 l.begin(&self.threads, self.log.len(), &self.dut);
@@ -1037,26 +1301,9 @@ impl World {
             if let Some(l) = self.lanes.as_deref_mut() {
                 l.end(&self.sc, acted, &self.dut, &self.threads, &self.log);
             }
-            cycles += 1;
+            self.ran += 1;
         };
-        if let Some(l) = self.lanes.as_deref_mut() {
-            l.finish(&verdict, self.dut.cycle());
-        }
-        let recorded = self.steps_recorded();
-        let accesses = recorded.then(|| std::mem::take(&mut self.accesses));
-        let steps = self.steps.take();
-        let outcome = Outcome {
-            verdict,
-            cycles,
-            choices: self.choices,
-            choice_cycles: self.choice_cycles,
-            log: self.log,
-            ledger: self.ledger,
-            orders: self.dut.mem.orders(),
-            steps,
-            accesses,
-        };
-        Ok((outcome, self.lanes.take()))
+        Ok(verdict)
     }
 }
 

@@ -493,6 +493,39 @@ fn explore_dpor_reports_its_counts_and_finds_the_reemulation_duplicate() {
 }
 
 #[test]
+fn explore_without_branching_reports_the_same_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let rd = dir.path().to_str().unwrap();
+    let args = [
+        "explore",
+        "--kvm",
+        "V3",
+        "--hw",
+        "in-flight",
+        "--seeds",
+        "0",
+        "--replay-dir",
+        rd,
+    ];
+    let branch = cosim(&args);
+    let replay = cosim(&[&args[..], &["--no-branching"]].concat());
+    assert_eq!(code(&branch), code(&replay), "{}", text(&replay.stderr));
+    // Everything but the line with the elapsed time.
+    let summary = |o: &Output| {
+        text(&o.stdout)
+            .lines()
+            .filter(|l| !l.starts_with("explored "))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    };
+    let out = summary(&branch);
+    assert!(out.contains("bounded exhaustive"), "{out}");
+    assert_eq!(out, summary(&replay));
+    let both = cosim(&["explore", "--dpor", "--no-branching"]);
+    assert_eq!(code(&both), 2);
+}
+
+#[test]
 fn explore_shards_add_up_and_find_what_the_whole_finds() {
     let whole = cosim(&["explore", "--kvm", "V4", "--seeds", "20"]);
     assert_eq!(code(&whole), 0, "{}", text(&whole.stderr));

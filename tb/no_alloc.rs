@@ -1,12 +1,13 @@
 //! The per-cycle loop allocates nothing: a counting global allocator (this test binary only)
 //! counts heap allocations made by the running thread between `World::new` and the end of
-//! `World::run`. Buffers are reserved at construction; the loop only fills them.
+//! `World::run`. Buffers are reserved at construction; the loop only fills them. The same holds
+//! for a run resumed from a snapshot (`World::restore` reserves them again).
 
 use avic_cosim::apic::Icr;
 use avic_cosim::ffi::{HwConfig, ModelKind};
 use avic_cosim::guest::GuestOp;
 use avic_cosim::kvm::KvmVariant;
-use avic_cosim::world::{Policy, Scenario, Schedule, Verdict, World};
+use avic_cosim::world::{Policy, Scenario, Schedule, Snapshot, Verdict, World};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -46,16 +47,21 @@ fn allocations_during(f: impl FnOnce()) -> u64 {
     ALLOCS.with(Cell::get)
 }
 
-#[test]
-fn a_whole_run_allocates_nothing_after_construction() {
-    let sc = Scenario::new(2, KvmVariant::V3)
+/// One IPI to a vCPU that halts and has a timer.
+fn scenario() -> Scenario {
+    Scenario::new(2, KvmVariant::V3)
         .hw(HwConfig {
             atomic_irr: true,
             ..HwConfig::default()
         })
         .program(0, &[GuestOp::SendIpi(Icr::fixed_physical(0x40, 1))])
         .program(1, &[GuestOp::Halt])
-        .timer(1);
+        .timer(1)
+}
+
+#[test]
+fn a_whole_run_allocates_nothing_after_construction() {
+    let sc = scenario();
     for seed in 0..20 {
         let world = World::new(&sc, ModelKind::Plain).unwrap();
         let sched = Schedule {
@@ -80,6 +86,29 @@ fn a_whole_run_allocates_nothing_after_construction() {
             "seed {seed}: {n} heap allocations in a run of {} cycles",
             out.cycles
         );
+    }
+}
+
+#[test]
+fn a_run_resumed_from_a_snapshot_allocates_nothing_after_the_restore() {
+    let sc = scenario();
+    let mut world = World::new(&sc, ModelKind::Savable).unwrap();
+    let mut saved: Vec<Snapshot> = Vec::new();
+    world
+        .run_observed(&Schedule::continuing(), |w| {
+            saved.push(w.snapshot()?);
+            Ok(())
+        })
+        .unwrap();
+    assert!(saved.len() > 5, "{} choice points", saved.len());
+    for (j, s) in saved.iter().enumerate() {
+        world.restore(s).unwrap();
+        let sched = Schedule::replay(&[vec![0; j], vec![1]].concat());
+        let mut out = None;
+        let n = allocations_during(|| out = Some(world.run_observed(&sched, |_| Ok(())).unwrap()));
+        let out = out.unwrap();
+        assert!(out.cycles > 30, "{} cycles", out.cycles);
+        assert_eq!(n, 0, "point {j}: {n} heap allocations in a resumed run");
     }
 }
 

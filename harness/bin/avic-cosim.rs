@@ -192,6 +192,11 @@ struct ExploreArgs {
     /// up to `--max-runs` schedules.
     #[arg(long)]
     dpor: bool,
+    /// Re-simulate every exhaustive schedule from reset instead of resuming it from a snapshot
+    /// of the RTL and world where it leaves the previous one (same results, slower; the
+    /// search of a user's RTL or a coverage build always re-simulates).
+    #[arg(long, conflicts_with = "dpor")]
+    no_branching: bool,
     /// Where a violation's minimized replay file and waveform go.
     #[arg(long, value_name = "DIR", default_value = "out/replays")]
     replay_dir: PathBuf,
@@ -960,7 +965,14 @@ fn run_explore(a: ExploreArgs) -> ExitCode {
         Ok((None, pct_orders)) => {
             let runs_bar = bar(draw, None, RUNS_BAR);
             runs_bar.set_prefix(format!("explore: bounded exhaustive, bound {bound}:"));
-            let r = explore::bounded_exhaustive_observed(&sc, bound, a.max_runs, shard, &runs_bar);
+            let revisit = if a.no_branching {
+                explore::Revisit::Replay
+            } else {
+                explore::Revisit::Branch
+            };
+            let r = explore::bounded_exhaustive_revisit(
+                &sc, bound, a.max_runs, shard, &runs_bar, revisit,
+            );
             runs_bar.finish_and_clear();
             match r {
                 Err(e) => {

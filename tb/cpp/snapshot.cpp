@@ -12,7 +12,8 @@
 //                   outputs the original produced from the same point (200 cycles compared)
 //
 // Built by `make -C tb/cpp snapshot` from a --savable verilation of the same RTL with the same
-// flags as build.rs (--savable cannot be combined with --coverage; build.rs uses neither).
+// flags as build.rs (--savable cannot be combined with --coverage; build.rs uses neither), with
+// the memory-buffer serializers of the shim (bindings/snapshot.h).
 
 #include <chrono>
 #include <cstdint>
@@ -24,6 +25,7 @@
 
 #include "VavicSave.h"
 #include "responder.h"
+#include "snapshot.h"
 #include "stimulus.h"
 #include "verilated.h"
 #include "verilated_save.h"
@@ -32,72 +34,28 @@ namespace {
 
 using avic_tb::backing;
 
-// Serializes into a growing memory buffer instead of a file.
-class MemSave final : public VerilatedSerialize {
- public:
-  std::vector<uint8_t> buf;
-  void begin() {
-    buf.clear();
-    m_cp = m_bufp;
-    m_isOpen = true;
-    header();
-  }
-  void end() {
-    trailer();
-    flush();
-  }
-  void flush() override {
-    buf.insert(buf.end(), m_bufp, m_cp);
-    m_cp = m_bufp;
-  }
-};
+using avic::impl::MemRestore;  // bindings/snapshot.h: the shim's own buffers
+using avic::impl::MemSave;
 
-// Deserializes from a memory buffer.
-class MemRestore final : public VerilatedDeserialize {
-  const std::vector<uint8_t>* src_ = nullptr;
-  size_t pos_ = 0;
-
- protected:
-  void fill() override {
-    const size_t keep = static_cast<size_t>(m_endp - m_cp);
-    std::memmove(m_bufp, m_cp, keep);
-    m_endp = m_bufp + keep;
-    m_cp = m_bufp;
-    const size_t room = static_cast<size_t>(m_bufp + bufferSize() - m_endp);
-    const size_t n = std::min(room, src_->size() - pos_);
-    std::memcpy(m_endp, src_->data() + pos_, n);
-    pos_ += n;
-    m_endp += n;
-    // At the end, zeros as VerilatedRestore pads, but only the read slack, not the whole
-    // 256 KiB buffer.
-    if (pos_ == src_->size()) {
-      const size_t pad = std::min(static_cast<size_t>(m_bufp + bufferSize() - m_endp),
-                                  bufferInsertSize());
-      std::memset(m_endp, 0, pad);
-      m_endp += pad;
-    }
-  }
-
- public:
-  void begin(const std::vector<uint8_t>& s) {
-    src_ = &s;
-    pos_ = 0;
-    m_cp = m_bufp;
-    m_endp = m_bufp;
-    m_isOpen = true;
-    header();
-  }
-  void end() { trailer(); }
+// A context with one thread, as the shim's (bindings/model_impl.h ModelCore): Verilator 5.006's
+// default starts a worker thread for every model.
+struct OneThread : VerilatedContext {
+  OneThread() { threads(1); }
 };
 
 struct Rig {
-  VerilatedContext ctx;
+  OneThread ctx;
   VavicSave t{&ctx, "avic_top"};
   avic_tb::Memory mem{backing(8)};
   avic_tb::Responder<VavicSave> resp;
   uint64_t cyc = 0;
   bool to_running = true;
 
+  // Verilator 5.006's scope destructors unregister from the thread's current context, not
+  // their own: make it ours, as ModelCore does. Without this, a Rig destroyed after another
+  // Rig's context was destroyed locks a mutex in freed memory and hangs (not a
+  // save/restore problem: it happens whenever the current context dangles).
+  ~Rig() { Verilated::threadContextp(&ctx); }
   Rig() {
     avic_tb::setup(t, mem, [this] { clock(); });
   }
@@ -163,7 +121,7 @@ int main(int argc, char** argv) {
   MemRestore r;
   t0 = now_ns();
   for (int i = 0; i < reps; ++i) {
-    r.begin(s.buf);
+    r.begin(s.buf.data(), s.buf.size());
     r >> b.t;
     r.end();
   }
@@ -180,10 +138,5 @@ int main(int argc, char** argv) {
               construct_ns, save_ns, restore_ns);
   std::printf("state_bytes=%zu\nrestore_ok=%d\nsink=%llu\n", s.buf.size(), ok ? 1 : 0,
               static_cast<unsigned long long>(sink & 1));
-  // Verilator 5.006: the model's serialized state includes its VerilatedContext's block
-  // (serialized1Ptr), which is copied while the context's mutex is held, so a restored
-  // context's mutex stays locked and destroying the model deadlocks in scopeErase. Leave
-  // without running destructors.
-  std::fflush(stdout);
-  std::_Exit(ok ? 0 : 1);
+  return ok ? 0 : 1;
 }
