@@ -954,7 +954,7 @@ fn run_explore(a: ExploreArgs) -> ExitCode {
                     if r.complete { "complete" } else { "partial" }
                 );
                     (
-                        owned + r.runs + r.probe_runs,
+                        owned + r.runs,
                         r.complete,
                         r.violation,
                         pct_orders | r.orders,
