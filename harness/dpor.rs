@@ -2,12 +2,12 @@
 //! schedules of a scenario, within a deviation bound (the space of
 //! [`crate::explore::bounded_exhaustive`]) or without one.
 //!
-//! Within the bound it is what `explore --dpor` runs: on the bundled seed scenario it completes
-//! in every cell of the verdict matrix with about a third fewer schedules than the bounded
-//! enumeration, reaching every trace class of its holding runs and the same verdicts
-//! (`tb/dpor.rs`). Without a bound it is sound
-//! on the small scenarios of `tb/dpor.rs` (checked against the enumeration of every schedule);
-//! on the seed it is not claimed to terminate.
+//! Within the bound it is what `explore --dpor` and `matrix --dpor` run: on the bundled seed
+//! scenario it completes in every cell of the verdict matrix with fewer schedules than the
+//! bounded enumeration (about a quarter fewer), reaching every trace class of its holding runs
+//! and the same verdicts (`tb/dpor.rs`). Without a bound it is sound on the small scenarios of
+//! `tb/dpor.rs` (checked against the enumeration of every schedule); on the seed it is not
+//! claimed to terminate.
 //!
 //! # Transitions and dependency
 //!
@@ -24,8 +24,8 @@
 //! and the RTL's later reaction to other inputs were invisible, and the bounded cross-check of
 //! `tb/dpor.rs` lost classes.)
 //!
-//! Its *footprint* ([`Step::touches`], recorded by [`World::record_steps`]) is the set of
-//! resources ([`Res`]) it read and wrote:
+//! A transition's *footprint* ([`Step::touches`] and [`Step::rtl`], recorded by
+//! [`World::record_steps`]) is the set of resources ([`Res`]) it read and wrote:
 //! - memory words: host loads (read, tagged with the CPU), store-buffer commits (write, tagged),
 //!   locked operations and RTL writes (write), RTL reads (read). A CPU's load and its own
 //!   commit of the same word do not conflict ([`Touch::conflicts`]): under x86-TSO the load
@@ -40,8 +40,11 @@
 //! - the guest of `v` (its instructions, interrupts taken, EOIs) and the oracle's ledger of `v`
 //!   (sends to `v`, interrupts `v` takes): write.
 //!
+//! - the RTL's own memory accesses also read the inputs of their core.
+//!
 //! Two transitions are *dependent* if they have the same agent (other than [`Action::Idle`],
-//! which stands for the passing of time, not a process), or if their footprints conflict.
+//! which stands for idling, not a process; the RTL's parts are one agent), or if their
+//! footprints conflict.
 //!
 //! # Races
 //!
