@@ -400,34 +400,42 @@ pub fn run_cell_observed(
             cell.pct_runs = seed + 1;
             Some((out, FoundBy::Pct(seed)))
         }
-        None if budget.dpor => {
-            let r = crate::dpor::dpor_observed(
-                &sc,
-                Some(budget.bound),
-                budget.max_runs,
-                Shard::WHOLE,
-                runs,
-            )?;
-            cell.orders |= r.orders;
-            cell.exhaustive_runs = r.runs + r.probe_runs;
-            cell.complete = r.complete;
-            cell.bounded_runs = r.bounded;
-            cell.pruned = Some(r.pruned);
-            r.violation.map(|out| (out, FoundBy::Exhaustive))
-        }
         None => {
-            let r = bounded_exhaustive_observed(
-                &sc,
-                budget.bound,
-                budget.max_runs,
-                Shard::WHOLE,
-                runs,
-            )?;
-            cell.orders |= r.orders;
-            cell.exhaustive_runs = r.runs + r.probe_runs;
-            cell.complete = r.complete;
-            cell.bounded_runs = r.bounded;
-            r.violation.map(|out| (out, FoundBy::Exhaustive))
+            // (runs, complete, cycle-limit runs, ordering coverage, violation, pruned)
+            let (n, complete, bounded, orders, violation, pruned) = if budget.dpor {
+                let r = crate::dpor::dpor_observed(
+                    &sc,
+                    Some(budget.bound),
+                    budget.max_runs,
+                    Shard::WHOLE,
+                    runs,
+                )?;
+                let n = r.runs + r.probe_runs;
+                (
+                    n,
+                    r.complete,
+                    r.bounded,
+                    r.orders,
+                    r.violation,
+                    Some(r.pruned),
+                )
+            } else {
+                let r = bounded_exhaustive_observed(
+                    &sc,
+                    budget.bound,
+                    budget.max_runs,
+                    Shard::WHOLE,
+                    runs,
+                )?;
+                let n = r.runs + r.probe_runs;
+                (n, r.complete, r.bounded, r.orders, r.violation, None)
+            };
+            cell.orders |= orders;
+            cell.exhaustive_runs = n;
+            cell.complete = complete;
+            cell.bounded_runs = bounded;
+            cell.pruned = pruned;
+            violation.map(|out| (out, FoundBy::Exhaustive))
         }
     };
     if let Some((out, by)) = found {

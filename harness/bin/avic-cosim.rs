@@ -931,67 +931,56 @@ fn run_explore(a: ExploreArgs) -> ExitCode {
             println!("PCT seed {} violates", mine(k));
             (k + 1, false, Some(out), orders)
         }
-        Ok((None, pct_orders)) if a.dpor => {
-            let runs_bar = bar(draw, None, RUNS_BAR);
-            runs_bar.set_prefix(format!("explore: DPOR, bound {bound}:"));
-            let r = explore::dpor_observed(&sc, Some(bound), a.max_runs, shard, &runs_bar);
-            runs_bar.finish_and_clear();
-            match r {
-                Err(e) => {
-                    eprintln!("avic-cosim explore: simulation failed: {e}");
-                    return ExitCode::from(EXIT_SIM_ERROR);
-                }
-                Ok(r) => {
-                    println!(
-                    "DPOR (bound {bound}, shard {shard}): {} schedules, {} subtrees, {} backtrack \
-                     points, {} races, {} alternatives pruned, {} past the bound, {}",
-                    r.runs,
-                    r.subtrees,
-                    r.backtracks,
-                    r.races,
-                    r.pruned,
-                    r.beyond_bound,
-                    if r.complete { "complete" } else { "partial" }
-                );
-                    (
-                        owned + r.runs,
-                        r.complete,
-                        r.violation,
-                        pct_orders | r.orders,
-                    )
-                }
-            }
-        }
         Ok((None, pct_orders)) => {
             let runs_bar = bar(draw, None, RUNS_BAR);
-            runs_bar.set_prefix(format!("explore: bounded exhaustive, bound {bound}:"));
-            let revisit = if a.no_branching {
-                explore::Revisit::Replay
+            let done = |c: bool| if c { "complete" } else { "partial" };
+            // (report line, runs, complete, violation, ordering coverage)
+            let r = if a.dpor {
+                runs_bar.set_prefix(format!("explore: DPOR, bound {bound}:"));
+                explore::dpor_observed(&sc, Some(bound), a.max_runs, shard, &runs_bar).map(|r| {
+                    let line = format!(
+                        "DPOR (bound {bound}, shard {shard}): {} schedules, {} subtrees, {} \
+                         backtrack points, {} races, {} alternatives pruned, {} past the bound, {}",
+                        r.runs,
+                        r.subtrees,
+                        r.backtracks,
+                        r.races,
+                        r.pruned,
+                        r.beyond_bound,
+                        done(r.complete)
+                    );
+                    (line, r.runs, r.complete, r.violation, r.orders)
+                })
             } else {
-                explore::Revisit::Branch
+                runs_bar.set_prefix(format!("explore: bounded exhaustive, bound {bound}:"));
+                let revisit = if a.no_branching {
+                    explore::Revisit::Replay
+                } else {
+                    explore::Revisit::Branch
+                };
+                explore::bounded_exhaustive_revisit(
+                    &sc, bound, a.max_runs, shard, &runs_bar, revisit,
+                )
+                .map(|r| {
+                    let line = format!(
+                        "bounded exhaustive (bound {bound}, shard {shard}): {} schedules, {} \
+                             subtrees, {}",
+                        r.runs,
+                        r.subtrees,
+                        done(r.complete)
+                    );
+                    (line, r.runs, r.complete, r.violation, r.orders)
+                })
             };
-            let r = explore::bounded_exhaustive_revisit(
-                &sc, bound, a.max_runs, shard, &runs_bar, revisit,
-            );
             runs_bar.finish_and_clear();
             match r {
                 Err(e) => {
                     eprintln!("avic-cosim explore: simulation failed: {e}");
                     return ExitCode::from(EXIT_SIM_ERROR);
                 }
-                Ok(r) => {
-                    println!(
-                        "bounded exhaustive (bound {bound}, shard {shard}): {} schedules, {} subtrees, {}",
-                        r.runs,
-                        r.subtrees,
-                        if r.complete { "complete" } else { "partial" }
-                    );
-                    (
-                        owned + r.runs,
-                        r.complete,
-                        r.violation,
-                        pct_orders | r.orders,
-                    )
+                Ok((line, n, complete, violation, orders)) => {
+                    println!("{line}");
+                    (owned + n, complete, violation, pct_orders | orders)
                 }
             }
         }
