@@ -11,6 +11,9 @@ use indicatif::ProgressBar;
 use std::sync::mpsc;
 use std::time::Duration;
 
+mod common;
+use common::with_threads;
+
 /// The seed scenario in one cell of the report (hardware variant, KVM row).
 fn cell(hw: &str, kvm: &str) -> Scenario {
     let f = report::load_scenario("seed").unwrap();
@@ -244,14 +247,6 @@ fn same_search(a: &Exhaustive, b: &Exhaustive) {
         (None, None) => {}
         _ => panic!("one search found a violation, the other did not"),
     }
-}
-
-fn with_threads<T: Send>(n: usize, f: impl FnOnce() -> T + Send) -> T {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build()
-        .unwrap()
-        .install(f)
 }
 
 #[test]

@@ -12,13 +12,8 @@ use avic_cosim::scenario::apm;
 use avic_cosim::world::{Action, Res, Scenario, Schedule, World};
 use rstest::rstest;
 
-fn with_threads<T: Send>(n: usize, f: impl FnOnce() -> T + Send) -> T {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build()
-        .unwrap()
-        .install(f)
-}
+mod common;
+use common::with_threads;
 
 /// One vCPU that halts: the naive enumeration of every schedule is small.
 fn one_halts() -> Scenario {

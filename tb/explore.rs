@@ -7,13 +7,8 @@ use avic_cosim::oracle::Invariant;
 use avic_cosim::scenario::apm;
 use avic_cosim::world::{Policy, Scenario};
 
-fn with_threads<T: Send>(n: usize, f: impl FnOnce() -> T + Send) -> T {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build()
-        .unwrap()
-        .install(f)
-}
+mod common;
+use common::with_threads;
 
 #[test]
 fn exhaustive_results_do_not_depend_on_the_thread_count() {

@@ -12,13 +12,8 @@ use avic_cosim::world::{Policy, Scenario, Schedule, Verdict};
 use indicatif::ProgressBar;
 use std::process::Command;
 
-fn with_threads<T: Send>(n: usize, f: impl FnOnce() -> T + Send) -> T {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build()
-        .unwrap()
-        .install(f)
-}
+mod common;
+use common::with_threads;
 
 /// The orders observed of every pair, as (A before B, B before A).
 fn sets(o: Orders) -> Vec<(&'static str, (bool, bool))> {
