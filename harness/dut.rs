@@ -66,6 +66,18 @@ pub enum DutError {
     /// A user's RTL could not be built or loaded.
     #[error(transparent)]
     Build(#[from] RtlError),
+    /// The RTL's outputs broke the port contract (docs/port-contract.md).
+    #[error("port contract: cycle {cycle}: core {core}: {signal} {what}")]
+    Contract {
+        /// Cycle of the output.
+        cycle: u64,
+        /// Core whose output it is.
+        core: usize,
+        /// The output signal.
+        signal: &'static str,
+        /// What is wrong.
+        what: String,
+    },
     /// A wait did not end.
     #[error("timeout after {cycles} cycles waiting for {what}")]
     Timeout {

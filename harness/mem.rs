@@ -396,6 +396,39 @@ pub struct Memory {
     watch: Option<Box<OrderWatch>>,
     /// The vCPU whose KVM thread is acting, or [`NO_ACTOR`] ([`Memory::set_actor`]).
     actor: u8,
+    /// Writes to the tapped range since the last [`Memory::clear_tapped`] ([`Memory::tap`]).
+    tap: Tap,
+}
+
+/// A write that changed global memory inside the range given to [`Memory::tap`]: what the
+/// oracles of the APIC state and of IPI accounting watch (the backing pages), whoever wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TapWrite {
+    /// Who wrote.
+    pub agent: Agent,
+    /// How: `Commit`, `LockedRmw`, `RtlWrite`, `RtlLockSet` or `RtlLockClear`.
+    pub kind: AccessKind,
+    /// Byte address of the word.
+    pub addr: u64,
+    /// The word before the write.
+    pub old: u64,
+    /// The word after it.
+    pub new: u64,
+    /// The operand: the bits a locked set or clear names, the masked data of a write or a
+    /// commit, the new word of any other locked op.
+    pub data: u64,
+    /// The vCPU whose KVM thread was acting ([`Memory::set_actor`]), or [`NO_ACTOR`].
+    pub actor: u8,
+}
+
+/// Writes per cycle the tap holds without growing (a fence drains at most a store buffer,
+/// each RTL port completes at most one transaction).
+const TAP_CAPACITY: usize = 64;
+
+#[derive(Debug, Clone, Default)]
+struct Tap {
+    range: std::ops::Range<u64>,
+    writes: Vec<TapWrite>,
 }
 
 impl Memory {
@@ -437,7 +470,28 @@ impl Memory {
             cycle: 0,
             watch: None,
             actor: NO_ACTOR,
+            tap: Tap::default(),
         }
+    }
+
+    /// Records every later write to a word in `range` (byte addresses) for
+    /// [`Memory::tapped`], until [`Memory::clear_tapped`]; reserves room so that recording
+    /// allocates nothing.
+    pub fn tap(&mut self, range: std::ops::Range<u64>) {
+        self.tap = Tap {
+            range,
+            writes: Vec::with_capacity(TAP_CAPACITY),
+        };
+    }
+
+    /// The writes to the tapped range since the last [`Memory::clear_tapped`], in order.
+    pub fn tapped(&self) -> &[TapWrite] {
+        &self.tap.writes
+    }
+
+    /// Forgets the tapped writes (keeps the allocation).
+    pub fn clear_tapped(&mut self) {
+        self.tap.writes.clear();
     }
 
     /// Notes a write of word `i` (for snapshots).
@@ -530,6 +584,8 @@ impl Memory {
             (w, x) => w.clone_from(x),
         }
         self.actor = s.actor;
+        // Snapshots are taken between cycles, when the world has consumed the tap.
+        self.tap.writes.clear();
         Ok(())
     }
 
@@ -735,14 +791,14 @@ impl Memory {
     /// memory lock), then `mem[addr] |= bits` atomically. Returns the old word. Logged as
     /// the drain's `Commit`s then `LockedRmw` (value = new word).
     pub fn host_lock_or(&mut self, cpu: u8, addr: u64, bits: u64) -> Result<u64, MemError> {
-        self.locked_rmw(cpu, addr, |old| old | bits)
+        self.locked_rmw(cpu, addr, bits, |old| old | bits)
     }
 
     /// Host `LOCK AND` with the complement (Linux `clear_bit`, `test_and_clear_bit`,
     /// `atomic_andnot`): drains the store buffer, then `mem[addr] &= !bits` atomically.
     /// Returns the old word. Logged as the drain's `Commit`s then `LockedRmw`.
     pub fn host_lock_and_not(&mut self, cpu: u8, addr: u64, bits: u64) -> Result<u64, MemError> {
-        self.locked_rmw(cpu, addr, |old| old & !bits)
+        self.locked_rmw(cpu, addr, bits, |old| old & !bits)
     }
 
     /// Host `LOCK CMPXCHG` (Linux `cmpxchg`, `try_cmpxchg`): drains the store buffer,
@@ -756,7 +812,12 @@ impl Memory {
         expected: u64,
         new: u64,
     ) -> Result<u64, MemError> {
-        self.locked_rmw(cpu, addr, |old| if old == expected { new } else { old })
+        self.locked_rmw(
+            cpu,
+            addr,
+            new,
+            |old| if old == expected { new } else { old },
+        )
     }
 
     /// Host `XCHG` (implicitly locked; Linux `xchg`, and `smp_store_mb()` on x86, which
@@ -764,7 +825,7 @@ impl Memory {
     /// writes `val`. Returns the old word. Logged as the drain's `Commit`s then
     /// `LockedRmw`.
     pub fn host_xchg(&mut self, cpu: u8, addr: u64, val: u64) -> Result<u64, MemError> {
-        self.locked_rmw(cpu, addr, |_| val)
+        self.locked_rmw(cpu, addr, val, |_| val)
     }
 
     /// Number of stores waiting in `cpu`'s store buffer (0 for an unknown `cpu`).
@@ -838,6 +899,7 @@ impl Memory {
             addr,
             old,
             new,
+            data & m,
         );
         Ok(())
     }
@@ -868,6 +930,7 @@ impl Memory {
             addr,
             old,
             old | bits,
+            bits,
         );
         Ok(old)
     }
@@ -897,6 +960,7 @@ impl Memory {
             addr,
             old,
             old & !bits,
+            bits,
         );
         Ok(old)
     }
@@ -967,13 +1031,41 @@ impl Memory {
         self.words[i] = new;
         self.mark(i);
         self.record(Agent::Host(cpu), AccessKind::Commit, e.addr, new);
-        self.watch_write(Agent::Host(cpu), AccessKind::Commit, e.addr, old, new);
+        self.watch_write(
+            Agent::Host(cpu),
+            AccessKind::Commit,
+            e.addr,
+            old,
+            new,
+            e.value & m,
+        );
     }
 
+    /// Tells the ordering watch and the tap about a write; `data` is the operand the tap
+    /// records ([`TapWrite::data`]).
     #[inline]
-    fn watch_write(&mut self, agent: Agent, kind: AccessKind, addr: u64, old: u64, new: u64) {
+    fn watch_write(
+        &mut self,
+        agent: Agent,
+        kind: AccessKind,
+        addr: u64,
+        old: u64,
+        new: u64,
+        data: u64,
+    ) {
         if let Some(w) = self.watch.as_deref_mut() {
             w.on_write(agent, kind, addr, old, new, self.actor);
+        }
+        if self.tap.range.contains(&addr) {
+            self.tap.writes.push(TapWrite {
+                agent,
+                kind,
+                addr,
+                old,
+                new,
+                data,
+                actor: self.actor,
+            });
         }
     }
 
@@ -995,10 +1087,12 @@ impl Memory {
         n
     }
 
+    /// A locked op on `addr`; `data` is its operand for the tap (bits set or cleared).
     fn locked_rmw(
         &mut self,
         cpu: u8,
         addr: u64,
+        data: u64,
         op: impl FnOnce(u64) -> u64,
     ) -> Result<u64, MemError> {
         let c = self.cpu_index(cpu)?;
@@ -1009,7 +1103,14 @@ impl Memory {
         self.words[i] = new;
         self.mark(i);
         self.record(Agent::Host(cpu), AccessKind::LockedRmw, addr, new);
-        self.watch_write(Agent::Host(cpu), AccessKind::LockedRmw, addr, old, new);
+        self.watch_write(
+            Agent::Host(cpu),
+            AccessKind::LockedRmw,
+            addr,
+            old,
+            new,
+            data,
+        );
         Ok(old)
     }
 }

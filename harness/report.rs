@@ -315,7 +315,7 @@ impl Cell {
     }
 
     /// Status of each invariant of [`Invariant::ALL`].
-    pub fn invariants(&self) -> [(Invariant, InvStatus); 5] {
+    pub fn invariants(&self) -> [(Invariant, InvStatus); Invariant::ALL.len()] {
         Invariant::ALL.map(|i| {
             let s = match &self.violation {
                 None => InvStatus::Holds,

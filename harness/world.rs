@@ -34,20 +34,22 @@
 //! there later ([`World::restore`]) to run on with another choice: the exhaustive search of
 //! [`crate::explore`] branches that way instead of re-simulating every schedule from reset.
 
-use crate::apic::{irr_word, Icr, LogEntry};
+use crate::apic::{irr_word, isr_word, Icr, LogEntry, IRR};
 use crate::coverage::{OrderWatch, Orders, NO_ACTOR};
-use crate::dut::{refill, Dut, DutError, DutEvent, DutSnapshot, NUM_CORES, PORT_IRR, PORT_TBL};
+use crate::dut::{
+    refill, Dut, DutError, DutEvent, DutSnapshot, NUM_CORES, PORT_IRR, PORT_RCV, PORT_TBL,
+};
 use crate::ffi::{HwConfig, ModelKind};
 use crate::guest::{Guest, GuestOp, Program};
 use crate::kvm::{
     decode_targets, GuestExit, HostCtx, Knobs, KvmConfig, KvmError, KvmEvent, KvmLayout,
     KvmVariant, Pc, VcpuThread, TASK_RUNNING,
 };
-use crate::mem::Memory;
-use crate::oracle::{Doorbell, DoorbellWatch, Invariant, Ledger, Violation};
+use crate::mem::{AccessKind, Agent, Memory};
+use crate::oracle::{progress, Doorbell, Ledger, Obs, Oracles, View, Violation, TIMER_SENDER};
 use crate::rtl::Rtl;
 use crate::wave::Lanes;
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 /// Most vCPUs a scenario can have (one per RTL core).
 pub const MAX_VCPUS: usize = NUM_CORES;
@@ -182,6 +184,21 @@ impl Scenario {
     pub fn irr_pending_false(mut self, vcpu: u8) -> Self {
         self.irr_pending[usize::from(vcpu)] = false;
         self
+    }
+
+    /// Most sends a run of the scenario records (every ICR write to every vCPU, every timer):
+    /// the oracles reserve that much so the cycle loop allocates nothing.
+    pub fn max_sends(&self) -> usize {
+        let n = self.n();
+        let icrs: usize = self.programs[..n]
+            .iter()
+            .map(|p| {
+                (0..p.len())
+                    .filter(|&i| matches!(p.get(i), Some(GuestOp::SendIpi(_))))
+                    .count()
+            })
+            .sum();
+        icrs * n + self.timers[..n].iter().filter(|&&t| t).count()
     }
 
     fn n(&self) -> usize {
@@ -426,6 +443,21 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The fairness slot of an action ([`progress::SLOTS`] of them; [`crate::oracle::progress`]).
+fn slot(a: Action) -> usize {
+    let s = match a {
+        Action::Thread(v) => usize::from(v),
+        Action::Guest(v) => 8 + usize::from(v),
+        Action::Preempt(v) => 16 + usize::from(v),
+        Action::Migrate(v, _) => 24 + usize::from(v),
+        Action::Timer(v) => 32 + usize::from(v),
+        Action::Drain(c) => 40 + usize::from(c),
+        Action::Complete(c, p) => 56 + 4 * usize::from(c) + usize::from(p),
+        Action::Idle => progress::SLOTS - 1,
+    };
+    s.min(progress::SLOTS - 1)
+}
+
 fn agent_id(a: Action) -> u64 {
     match a {
         Action::Thread(v) => u64::from(v),
@@ -593,9 +625,11 @@ pub struct Snapshot {
     vcpu_on: [u8; NUM_CORES],
     irr_write: [(u8, u64); NUM_CORES],
     set_irr_at: [u64; MAX_VCPUS],
-    doorbells: DoorbellWatch,
     last_icr: [u64; MAX_VCPUS],
-    ledger: Ledger,
+    /// Per core: the vCPU whose guest wrote the ICR its sender works on.
+    icr_from: [u8; NUM_CORES],
+    /// The invariants' state ([`crate::oracle`]).
+    oracles: Oracles,
     log: Vec<Event>,
     choices: Vec<(u16, u16)>,
     choice_cycles: Vec<u32>,
@@ -636,9 +670,11 @@ pub struct World {
     irr_write: [(u8, u64); NUM_CORES],
     /// Per vCPU thread: cycle of its last `kvm_lapic_set_irr` (software doorbells).
     set_irr_at: [u64; MAX_VCPUS],
-    doorbells: DoorbellWatch,
     last_icr: [u64; MAX_VCPUS],
-    ledger: Ledger,
+    /// Per core: the vCPU whose guest wrote the ICR its sender works on.
+    icr_from: [u8; NUM_CORES],
+    /// The invariants' state ([`crate::oracle`]).
+    oracles: Oracles,
     log: Vec<Event>,
     choices: Vec<(u16, u16)>,
     choice_cycles: Vec<u32>,
@@ -675,7 +711,7 @@ struct Ctx<'a> {
     log: &'a mut Vec<Event>,
     layout: KvmLayout,
     vcpu_on: &'a mut [u8; NUM_CORES],
-    doorbells: &'a mut DoorbellWatch,
+    oracles: &'a mut Oracles,
     /// A software doorbell of this step: (target vCPU, host id).
     sw_doorbell: Option<(u8, u16)>,
     cycle: u64,
@@ -694,7 +730,10 @@ impl HostCtx for Ctx<'_> {
         c.self_idx = vcpu;
         self.vcpu_on[usize::from(cpu)] = vcpu;
         // VMRUN scans the vIRR.
-        self.doorbells.rescanned(vcpu, self.cycle);
+        self.oracles.observe(&Obs::Rescan {
+            cycle: self.cycle,
+            vcpu,
+        });
     }
 
     fn ring_doorbell(&mut self, host_id: u16) {
@@ -738,6 +777,8 @@ impl World {
         let mut mem = Memory::with_capacity(layout.mem_size(n as u8), NUM_CORES as u8 + 1, 8, 0);
         mem.set_logging(false);
         mem.watch_orders(OrderWatch::new(&layout, n as u8));
+        // The oracles watch every write to the backing pages.
+        mem.tap(layout.vm.backing(0)..layout.vm.backing(n as u8));
         for v in 0..n as u8 {
             layout
                 .init_vcpu_on(&mut mem, v, sc.placement[usize::from(v)])
@@ -819,9 +860,9 @@ impl World {
             vcpu_on,
             irr_write: [(NO_VCPU, 0); NUM_CORES],
             set_irr_at: [0; MAX_VCPUS],
-            doorbells: DoorbellWatch::default(),
             last_icr: [0; MAX_VCPUS],
-            ledger: Ledger::new(n),
+            icr_from: [NO_VCPU; NUM_CORES],
+            oracles: Oracles::new(n, sc.max_sends(), sc.max_cycles / 4),
             log: Vec::with_capacity(LOG_CAPACITY),
             choices: Vec::with_capacity(CHOICE_CAPACITY),
             choice_cycles: Vec::with_capacity(CHOICE_CAPACITY),
@@ -865,9 +906,9 @@ impl World {
             vcpu_on,
             irr_write,
             set_irr_at,
-            doorbells,
             last_icr,
-            ledger,
+            icr_from,
+            oracles,
             log,
             choices,
             choice_cycles,
@@ -901,9 +942,9 @@ impl World {
             vcpu_on: *vcpu_on,
             irr_write: *irr_write,
             set_irr_at: *set_irr_at,
-            doorbells: *doorbells,
             last_icr: *last_icr,
-            ledger: ledger.clone(),
+            icr_from: *icr_from,
+            oracles: oracles.clone(),
             log: log.clone(),
             choices: choices.clone(),
             choice_cycles: choice_cycles.clone(),
@@ -946,9 +987,9 @@ impl World {
             vcpu_on,
             irr_write,
             set_irr_at,
-            doorbells,
             last_icr,
-            ledger,
+            icr_from,
+            oracles,
             log,
             choices,
             choice_cycles,
@@ -975,9 +1016,9 @@ impl World {
         *vcpu_on = s.vcpu_on;
         *irr_write = s.irr_write;
         *set_irr_at = s.set_irr_at;
-        *doorbells = s.doorbells;
         *last_icr = s.last_icr;
-        ledger.clone_from(&s.ledger);
+        *icr_from = s.icr_from;
+        oracles.copy_from(&s.oracles);
         refill(log, &s.log, LOG_CAPACITY);
         refill(choices, &s.choices, CHOICE_CAPACITY);
         refill(choice_cycles, &s.choice_cycles, CHOICE_CAPACITY);
@@ -1233,7 +1274,7 @@ impl World {
             choice_cycles: std::mem::take(&mut self.choice_cycles),
             log: std::mem::take(&mut self.log),
             // An empty ledger of no vCPUs allocates nothing.
-            ledger: std::mem::replace(&mut self.ledger, Ledger::new(0)),
+            ledger: std::mem::replace(&mut self.oracles.ledger, Ledger::new(0)),
             orders: self.dut.mem.orders(),
             steps: self.steps.take(),
             accesses,
@@ -1256,8 +1297,16 @@ impl World {
             if k == 0 && self.rtl_quiet() {
                 break self.quiescent_verdict(cycle);
             }
+            for &a in &enabled[..k] {
+                if a != Action::Idle {
+                    self.oracles.progress.enabled(slot(a), self.ran);
+                }
+            }
             if self.ran >= self.sc.max_cycles {
-                break Verdict::Bound;
+                break match self.oracles.at_cycle_limit(self, cycle) {
+                    Some(v) => Verdict::Violated(v),
+                    None => Verdict::Bound,
+                };
             }
             if k > 1 {
                 at_choice(self)?;
@@ -1285,6 +1334,7 @@ impl World {
                     self.acted_at.push(agent_id(enabled[i]));
                 }
                 acted = Some(enabled[i]);
+                self.oracles.progress.taken(slot(enabled[i]));
                 self.act(enabled[i], cycle)?;
             }
             if recording {
@@ -1293,7 +1343,8 @@ impl World {
             }
             self.dut.step()?;
             let stepped = recording.then_some(self.dut.inp.core);
-            self.after_edge();
+            self.observe_writes();
+            self.after_edge()?;
             if recording {
                 self.touch_changed_inputs(stepped.as_ref());
                 self.end_step(&enabled[..k], acted, default, choice);
@@ -1528,7 +1579,9 @@ impl World {
                     step: t.step_name(),
                 });
                 match t.pc() {
-                    Pc::CheckBlockSearchIrr { .. } => self.doorbells.rescanned(v, cycle),
+                    Pc::CheckBlockSearchIrr { .. } => {
+                        self.oracles.observe(&Obs::Rescan { cycle, vcpu: v });
+                    }
                     Pc::KvmLapicSetIrr => self.set_irr_at[usize::from(v)] = cycle,
                     _ => {}
                 }
@@ -1539,7 +1592,7 @@ impl World {
                     log: &mut self.log,
                     layout: self.sc.kvm.layout,
                     vcpu_on: &mut self.vcpu_on,
-                    doorbells: &mut self.doorbells,
+                    oracles: &mut self.oracles,
                     sw_doorbell: None,
                     cycle,
                 };
@@ -1600,18 +1653,15 @@ impl World {
                     GuestOp::SendIpi(icr) => {
                         let core = self.core_of(vi);
                         self.dut.write_icr(core, icr.lo(), icr.hi());
-                        self.last_icr[vi] = u64::from(icr.hi()) << 32 | u64::from(icr.lo());
+                        let raw = u64::from(icr.hi()) << 32 | u64::from(icr.lo());
+                        self.last_icr[vi] = raw;
+                        self.icr_from[core] = v;
                         self.log.push(Event::Send {
                             cycle,
                             from: v,
                             icr,
                         });
-                        if icr.delivery_mode == 0 && !icr.trigger_level && icr.vector >= 16 {
-                            for &t in decode_targets(&icr, v, &self.sc.kvm).as_slice() {
-                                self.ledger.send(t, icr.vector);
-                                self.touch(Res::Ledger(t), true);
-                            }
-                        }
+                        self.record_sends(cycle, v, &icr, raw);
                     }
                     GuestOp::Halt => self.exit_guest(vi, GuestExit::Hlt),
                     GuestOp::Spin(_) | GuestOp::Loop => {}
@@ -1674,6 +1724,13 @@ impl World {
         self.timer_fired[vi] = true;
         self.touch(Res::Ledger(v), true);
         self.log.push(Event::TimerFired { cycle, vcpu: v });
+        self.oracles.observe(&Obs::Send {
+            cycle,
+            sender: TIMER_SENDER,
+            icr: 0,
+            vector: TIMER_VECTOR,
+            candidates: 1 << v,
+        });
         let layout = self.sc.kvm.layout;
         let cpu = self.timer_cpu;
         let mem = &mut self.dut.mem;
@@ -1686,7 +1743,6 @@ impl World {
         .map_err(err)?;
         mem.host_lock_or(cpu, layout.irr_pending(v), 1)
             .map_err(err)?;
-        self.ledger.send(v, TIMER_VECTOR);
         if self.threads[vi].in_guest() {
             let core = self.core_of(vi);
             self.dut.core(core).sw_doorbell = true;
@@ -1712,7 +1768,11 @@ impl World {
     /// Doorbell-target bookkeeping of a doorbell rung for `target`.
     fn doorbell_for(&mut self, target: u8, d: Doorbell) {
         let runs_on = self.guest_core(usize::from(target));
-        self.doorbells.rung(target, runs_on, d);
+        self.oracles.observe(&Obs::Doorbell {
+            target,
+            runs_on,
+            doorbell: d,
+        });
     }
 
     /// The vCPU whose backing page holds `addr`.
@@ -1721,7 +1781,23 @@ impl World {
         (0..self.sc.kvm.n_vcpus).find(|&v| (vm.backing(v)..vm.backing(v) + 0x1000).contains(&addr))
     }
 
-    fn after_edge(&mut self) {
+    /// The vCPU whose guest core `core` runs, for an RTL output `signal` at `cycle`: a port
+    /// contract error when the core has run no guest.
+    fn guest_on(&self, core: usize, signal: &'static str, cycle: u64) -> Result<usize, DutError> {
+        match self.vcpu_on.get(core) {
+            Some(&v) if v != NO_VCPU && usize::from(v) < self.sc.n() => Ok(usize::from(v)),
+            _ => Err(DutError::Contract {
+                cycle,
+                core,
+                signal,
+                what: "pulsed on a core that runs no vCPU".into(),
+            }),
+        }
+    }
+
+    /// Routes the RTL's outputs of this cycle; a [`DutError::Contract`] when they break the
+    /// port contract (docs/port-contract.md).
+    fn after_edge(&mut self) -> Result<(), WorldError> {
         let n = self.dut.events().len();
         for i in self.rtl_seen..n {
             let e = self.dut.events()[i];
@@ -1745,25 +1821,25 @@ impl World {
                     info1,
                     info2,
                 } => {
-                    let v = usize::from(self.vcpu_on[core]);
-                    let cause = (info2 >> 32) as u32;
-                    if code != crate::apic::EXIT_AVIC_INCOMPLETE_IPI
-                        || info1 != self.last_icr[v]
-                        || cause > 4
-                        || info2 & 0xFFFF_F000 != 0
-                    {
-                        self.violation.get_or_insert(Violation {
-                            invariant: Invariant::ExitInfo,
+                    let v = self.guest_on(core, "exit_valid_o", cycle)?;
+                    if !self.threads[v].in_guest() {
+                        return Err(DutError::Contract {
                             cycle,
-                            vcpu: v as u8,
-                            vector: info1 as u8,
-                            detail: format!(
-                                "exit {code:#x} EXITINFO1={info1:#018x} EXITINFO2={info2:#018x}, \
-                                 guest wrote ICR {:#018x}",
-                                self.last_icr[v]
-                            ),
-                        });
+                            core,
+                            signal: "exit_valid_o",
+                            what: format!("#VMEXIT while vCPU {v} is not in guest mode"),
+                        }
+                        .into());
                     }
+                    let x = self.oracles.observe(&Obs::Exit {
+                        cycle,
+                        vcpu: v as u8,
+                        code: u32::from(code),
+                        info1,
+                        info2,
+                        icr: self.last_icr[v],
+                    });
+                    self.note_violation(x);
                     self.exit_guest(v, GuestExit::IncompleteIpi { info1, info2 });
                 }
                 DutEvent::Interrupt {
@@ -1771,19 +1847,43 @@ impl World {
                     core,
                     vector,
                 } => {
-                    let v = self.vcpu_on[core];
+                    let v = self.guest_on(core, "intr_valid_o", cycle)?;
+                    if vector < 16 {
+                        return Err(DutError::Contract {
+                            cycle,
+                            core,
+                            signal: "intr_vec_o",
+                            what: format!("vector {vector:#04x} is reserved (below 16)"),
+                        }
+                        .into());
+                    }
+                    let v = v as u8;
                     self.touch(Res::Guest(v), true);
                     self.touch(Res::Ledger(v), true);
                     self.guests[usize::from(v)].take(vector);
-                    if let Some(x) = self.ledger.take(cycle, v, vector) {
-                        self.violation.get_or_insert(x);
-                    }
+                    let x = self.oracles.observe(&Obs::Accepted {
+                        cycle,
+                        vcpu: v,
+                        vector,
+                    });
+                    self.note_violation(x);
                 }
                 DutEvent::Doorbell {
                     cycle,
                     core,
                     host_id,
                 } => {
+                    if usize::from(host_id) >= NUM_CORES {
+                        return Err(DutError::Contract {
+                            cycle,
+                            core,
+                            signal: "doorbell_host_id_o",
+                            what: format!(
+                                "host APIC ID {host_id} names no host CPU (0..{NUM_CORES})"
+                            ),
+                        }
+                        .into());
+                    }
                     let (target, irr_cycle) = self.irr_write[core];
                     if target != NO_VCPU {
                         let vector = self
@@ -1806,12 +1906,17 @@ impl World {
             }
         }
         self.rtl_seen = n;
+        let cycle = self.dut.cycle();
         for v in 0..self.sc.n() {
             if self.guests[v].eoi_due {
                 self.touch(Res::Guest(v as u8), true);
                 self.guests[v].eoi_due = false;
                 let core = self.core_of(v);
                 self.dut.core(core).eoi = true;
+                self.oracles.observe(&Obs::Eoi {
+                    cycle,
+                    vcpu: v as u8,
+                });
             }
         }
         for cpu in 0..NUM_CORES {
@@ -1832,40 +1937,211 @@ impl World {
                 self.kick[cpu] = false;
             }
         }
+        self.judge_idle(cycle);
+        Ok(())
+    }
+
+    /// Keeps the first violation of the run.
+    fn note_violation(&mut self, v: Option<Violation>) {
+        if let Some(v) = v {
+            self.violation.get_or_insert(v);
+        }
+    }
+
+    /// The sends of a guest ICR write ([`crate::oracle::ipi`]): Fixed, edge, vector >= 16,
+    /// one per target; lowest priority one send to the whole set. NMI, INIT, SMI and the
+    /// rest never reach the IRR.
+    fn record_sends(&mut self, cycle: u64, from: u8, icr: &Icr, raw: u64) {
+        if icr.trigger_level || icr.vector < 16 || !matches!(icr.delivery_mode, 0 | 1) {
+            return;
+        }
+        let targets = decode_targets(icr, from, &self.sc.kvm);
+        let send = |w: &mut World, candidates: u8| {
+            w.oracles.observe(&Obs::Send {
+                cycle,
+                sender: from,
+                icr: raw,
+                vector: icr.vector,
+                candidates,
+            });
+        };
+        if icr.delivery_mode == 1 {
+            let set = targets.as_slice().iter().fold(0u8, |m, &t| m | 1 << t);
+            if set != 0 {
+                send(self, set);
+            }
+        } else {
+            for &t in targets.as_slice() {
+                send(self, 1 << t);
+            }
+        }
+        for &t in targets.as_slice() {
+            self.touch(Res::Ledger(t), true);
+        }
+    }
+
+    /// Turns this cycle's writes to the backing pages into postings for the oracles
+    /// ([`crate::oracle::ipi`]): whose send each IRR bit carries, and bits that turned on
+    /// with no send (a sender's stale write-back).
+    fn observe_writes(&mut self) {
+        let vm = self.sc.kvm.layout.vm;
+        let cycle = self.dut.mem.cycle();
+        for i in 0..self.dut.mem.tapped().len() {
+            let w = self.dut.mem.tapped()[i];
+            let Some(t) = self.vcpu_of_page(w.addr) else {
+                continue;
+            };
+            let off = w.addr - vm.backing(t);
+            if !(IRR..IRR + 0x80).contains(&off) {
+                continue;
+            }
+            let reg = ((off - IRR) / 0x10) as u8;
+            let (old, new) = (w.old as u32, w.new as u32);
+            // (the send's owner, the bits the write posts)
+            let (sender, posts) = match w.agent {
+                Agent::Rtl { core, port } if usize::from(port) == PORT_IRR => {
+                    let s = self.icr_from[usize::from(core)];
+                    let x = self.last_icr.get(usize::from(s)).map_or(0, |&i| i as u8);
+                    let bit = if x >> 5 == reg { 1u32 << (x & 31) } else { 0 };
+                    (Some(s), bit & w.data as u32)
+                }
+                Agent::Host(cpu) if w.kind == AccessKind::LockedRmw => {
+                    let s = if w.actor != NO_ACTOR {
+                        Some(w.actor)
+                    } else {
+                        (cpu == self.timer_cpu).then_some(TIMER_SENDER)
+                    };
+                    (s, (w.data & w.new) as u32)
+                }
+                _ => (None, new & !old),
+            };
+            let stray = new & !old & !posts;
+            for b in 0..32u8 {
+                let vector = reg << 5 | b;
+                let ev = if posts & 1 << b != 0 {
+                    Obs::Posted {
+                        cycle: cycle,
+                        target: t,
+                        vector,
+                        sender,
+                        was_set: old & 1 << b != 0,
+                        by: w.agent,
+                    }
+                } else if stray & 1 << b != 0 {
+                    Obs::Stray {
+                        cycle: cycle,
+                        target: t,
+                        vector,
+                        by: w.agent,
+                    }
+                } else {
+                    continue;
+                };
+                self.touch(Res::Ledger(t), true);
+                let x = self.oracles.observe(&ev);
+                self.note_violation(x);
+            }
+        }
+        self.dut.mem.clear_tapped();
+    }
+
+    /// Judges the APIC state of every vCPU whose receiver is idle and whose registers changed.
+    fn judge_idle(&mut self, cycle: u64) {
+        for v in 0..self.sc.n() as u8 {
+            if self.oracles.apic.dirty(v) && self.receiver_idle(v) {
+                self.oracles.apic.clean(v);
+                let x = self.oracles.at_idle(self, v, cycle);
+                self.note_violation(x);
+            }
+        }
+    }
+
+    /// The core whose receiver serves `v`'s backing page: the one its thread runs on, if
+    /// `v` ran VMRUN there last.
+    fn receiver_of(&self, v: u8) -> Option<usize> {
+        let c = self.core_of(usize::from(v));
+        (self.vcpu_on[c] == v).then_some(c)
     }
 
     fn quiescent_verdict(&self, cycle: u64) -> Verdict {
-        let layout = self.sc.kvm.layout;
+        match self.oracles.at_quiescence(self, cycle) {
+            Some(v) => Verdict::Violated(v),
+            None => Verdict::Holds,
+        }
+    }
+}
+
+impl View for World {
+    fn n_vcpus(&self) -> u8 {
+        self.sc.n() as u8
+    }
+
+    fn irr(&self, vcpu: u8) -> [u32; 8] {
+        let b = self.sc.kvm.layout.vm.backing(vcpu);
+        std::array::from_fn(|n| self.dut.mem.peek(irr_word(b, (n as u8) << 5)).unwrap_or(0) as u32)
+    }
+
+    fn isr(&self, vcpu: u8) -> [u32; 8] {
+        let b = self.sc.kvm.layout.vm.backing(vcpu);
+        std::array::from_fn(|n| self.dut.mem.peek(isr_word(b, (n as u8) << 5)).unwrap_or(0) as u32)
+    }
+
+    fn sleeping(&self, vcpu: u8) -> bool {
+        self.threads[usize::from(vcpu)].sleeping()
+    }
+
+    fn receiver_idle(&self, vcpu: u8) -> bool {
+        self.receiver_of(vcpu).is_none_or(|c| {
+            let o = &self.dut.out.core[c];
+            !o.eval_busy && !o.port[PORT_RCV].valid && !self.dut.in_flight(c, PORT_RCV)
+        })
+    }
+
+    fn in_service(&self, vcpu: u8) -> Option<bool> {
+        self.receiver_of(vcpu)
+            .map(|c| self.dut.out.core[c].in_service)
+    }
+
+    fn activity(&self) -> String {
+        let mut s = String::new();
         for (v, t) in self.threads.iter().enumerate() {
-            let backing = layout.vm.backing(v as u8);
-            let pending = (0..8u8).find_map(|n| {
-                let w = self.dut.mem.peek(irr_word(backing, n << 5)).unwrap_or(0) as u32;
-                (w != 0).then(|| n << 5 | (31 - w.leading_zeros()) as u8)
-            });
-            if let (true, Some(vector)) = (t.sleeping(), pending) {
-                return Verdict::Violated(Violation {
-                    invariant: Invariant::LostWakeup,
-                    cycle,
-                    vcpu: v as u8,
-                    vector,
-                    detail: "sleeps in schedule() with the vector pending in its IRR; \
-                             nothing is left to wake it"
-                        .into(),
-                });
+            let state = if t.sleeping() {
+                "asleep"
+            } else if t.in_guest() {
+                "in guest"
+            } else if t.runnable() {
+                "runnable"
+            } else {
+                "waiting"
+            };
+            let _ = write!(
+                s,
+                "vCPU {v} thread {state} at {} on CPU {}, guest next {:?}; ",
+                t.step_name(),
+                t.cpu(),
+                self.guests[v].next_op()
+            );
+        }
+        for c in 0..NUM_CORES {
+            let o = &self.dut.out.core[c];
+            let ports: Vec<usize> = (0..3).filter(|&p| self.dut.in_flight(c, p)).collect();
+            if o.busy || o.eval_busy || o.in_service || !ports.is_empty() {
+                let _ = write!(
+                    s,
+                    "core {c}: sender busy {}, receiver eval_busy {}, in_service {}, \
+                     transactions outstanding on ports {ports:?}; ",
+                    u8::from(o.busy),
+                    u8::from(o.eval_busy),
+                    u8::from(o.in_service)
+                );
             }
         }
-        if let Some(v) = self.doorbells.unresolved(cycle) {
-            return Verdict::Violated(v);
+        for cpu in 0..=NUM_CORES as u8 {
+            let n = self.dut.mem.sb_len(cpu);
+            if n > 0 {
+                let _ = write!(s, "host CPU {cpu}: {n} stores buffered; ");
+            }
         }
-        if let Some((v, x, sent, taken)) = self.ledger.first_missing() {
-            return Verdict::Violated(Violation {
-                invariant: Invariant::LostIpi,
-                cycle,
-                vcpu: v,
-                vector: x,
-                detail: format!("sent {sent} times, taken {taken} times by quiescence"),
-            });
-        }
-        Verdict::Holds
+        s.trim_end_matches("; ").to_string()
     }
 }
