@@ -309,6 +309,20 @@ pub struct Cell {
 }
 
 impl Cell {
+    /// The cell's verdict: `violated` (a counterexample), `holds` (the search completed
+    /// within its bound and no run was cut at the cycle limit), else `partial`: a run cut at
+    /// the cycle limit under an unfair schedule shows nothing about the invariants, and an
+    /// incomplete search leaves schedules unexplored.
+    pub fn verdict(&self) -> &'static str {
+        if self.violation.is_some() {
+            "violated"
+        } else if self.bounded_runs > 0 || !self.complete {
+            "partial"
+        } else {
+            "holds"
+        }
+    }
+
     /// Schedules run in all.
     pub fn schedules(&self) -> u64 {
         self.pct_runs + self.exhaustive_runs
@@ -472,6 +486,14 @@ impl Matrix {
     pub fn violations(&self) -> usize {
         self.cells.iter().filter(|c| c.violation.is_some()).count()
     }
+
+    /// Cells that neither hold nor are violated ([`Cell::verdict`]).
+    pub fn partial(&self) -> usize {
+        self.cells
+            .iter()
+            .filter(|c| c.verdict() == "partial")
+            .count()
+    }
 }
 
 /// Runs every (hw, kvm) cell, hardware-major, one after the other (each cell's searches
@@ -552,7 +574,7 @@ pub fn table(m: &Matrix) -> String {
     for c in &m.cells {
         let (verdict, what) = match &c.violation {
             Some(v) => ("VIOLATED", violation_summary(v)),
-            None => ("holds", "-".to_string()),
+            None => (c.verdict(), "-".to_string()),
         };
         let _ = writeln!(
             s,
@@ -566,18 +588,13 @@ pub fn table(m: &Matrix) -> String {
             c.ms
         );
     }
-    let partial = m
-        .cells
-        .iter()
-        .filter(|c| c.violation.is_none() && !c.complete)
-        .count();
     let _ = writeln!(
         s,
-        "{} cells, {} violated, {} hold ({} partial); scenario {}, {} PCT seeds, bound {}, {} ms",
+        "{} cells, {} violated, {} hold, {} partial; scenario {}, {} PCT seeds, bound {}, {} ms",
         m.cells.len(),
         m.violations(),
-        m.cells.len() - m.violations(),
-        partial,
+        m.cells.len() - m.violations() - m.partial(),
+        m.partial(),
         m.scenario,
         m.budget.seeds,
         m.budget.bound,
@@ -676,11 +693,7 @@ pub fn to_json(m: &Matrix) -> String {
             if i == 0 { "" } else { "," },
             json_str(c.hw),
             json_str(c.kvm),
-            json_str(if c.violation.is_some() {
-                "violated"
-            } else {
-                "holds"
-            }),
+            json_str(c.verdict()),
             invs,
             violation,
             found_by,
@@ -762,6 +775,7 @@ pub fn to_junit(m: &Matrix) -> String {
     let secs = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
     let n = m.cells.len();
     let f = m.violations();
+    let skipped = m.partial();
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         s,
@@ -770,7 +784,7 @@ pub fn to_junit(m: &Matrix) -> String {
     );
     let _ = writeln!(
         s,
-        "  <testsuite name=\"{}\" tests=\"{n}\" failures=\"{f}\" errors=\"0\" skipped=\"0\" time=\"{}\">",
+        "  <testsuite name=\"{}\" tests=\"{n}\" failures=\"{f}\" errors=\"0\" skipped=\"{skipped}\" time=\"{}\">",
         xml_escape(&m.scenario),
         secs(m.ms)
     );
@@ -788,6 +802,14 @@ pub fn to_junit(m: &Matrix) -> String {
             c.search_note(m.budget.bound)
         );
         match &c.violation {
+            None if c.verdict() == "partial" => {
+                let _ = writeln!(
+                    s,
+                    ">\n      <skipped message=\"partial: {}\"/>\n      <system-out>{}</system-out>\n    </testcase>",
+                    xml_escape(&c.search_note(m.budget.bound)),
+                    xml_escape(&note)
+                );
+            }
             None => {
                 let _ = writeln!(
                     s,

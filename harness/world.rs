@@ -2102,6 +2102,24 @@ impl View for World {
             .map(|c| self.dut.out.core[c].in_service)
     }
 
+    fn stuck(&self) -> (u8, u8) {
+        let n = self.sc.n() as u8;
+        let busy = (0..n).find(|&v| {
+            self.receiver_of(v).is_some_and(|c| {
+                let o = &self.dut.out.core[c];
+                o.eval_busy || o.in_service
+            })
+        });
+        if let Some(v) = busy {
+            let x = crate::apic::highest_vector(&self.isr(v))
+                .or(crate::apic::highest_vector(&self.irr(v)))
+                .unwrap_or(0);
+            return (v, x);
+        }
+        let awake = (0..n).find(|&v| !self.threads[usize::from(v)].sleeping());
+        (awake.unwrap_or(0), 0)
+    }
+
     fn activity(&self) -> String {
         let mut s = String::new();
         for (v, t) in self.threads.iter().enumerate() {

@@ -616,7 +616,8 @@ fn run_matrix(a: MatrixArgs) -> ExitCode {
             return code;
         }
     }
-    if m.violations() > 0 {
+    // Exit 0 only when every cell holds: a partial cell is no pass.
+    if m.violations() > 0 || m.partial() > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -822,6 +823,15 @@ fn print_tail(out: &Outcome) {
     }
 }
 
+/// `", N runs cut at the cycle limit"` when there are any: such a search is partial.
+fn cut_note(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(", {n} runs cut at the cycle limit (unfair schedules: they show nothing)")
+    }
+}
+
 fn verdict_exit(v: &Verdict) -> ExitCode {
     match v {
         Verdict::Holds => {
@@ -833,7 +843,7 @@ fn verdict_exit(v: &Verdict) -> ExitCode {
             ExitCode::FAILURE
         }
         Verdict::Bound => {
-            println!("verdict: the run reached max_cycles without quiescence");
+            println!("verdict: cut at max_cycles without quiescence under an unfair schedule (an action stayed enabled through the last quarter of the run without being taken): shows nothing");
             ExitCode::FAILURE
         }
     }
@@ -947,8 +957,8 @@ fn run_explore(a: ExploreArgs) -> ExitCode {
                         r.races,
                         r.pruned,
                         r.beyond_bound,
-                        done(r.complete)
-                    );
+                        done(r.complete && r.bounded == 0)
+                    ) + &cut_note(r.bounded);
                     (line, r.runs, r.complete, r.violation, r.orders)
                 })
             } else {
@@ -964,10 +974,11 @@ fn run_explore(a: ExploreArgs) -> ExitCode {
                 .map(|r| {
                     let line = format!(
                         "bounded exhaustive (bound {bound}, shard {shard}): {} schedules, {} \
-                             subtrees, {}",
+                             subtrees, {}{}",
                         r.runs,
                         r.subtrees,
-                        done(r.complete)
+                        done(r.complete && r.bounded == 0),
+                        cut_note(r.bounded)
                     );
                     (line, r.runs, r.complete, r.violation, r.orders)
                 })

@@ -227,6 +227,9 @@ pub trait View {
     fn in_service(&self, vcpu: u8) -> Option<bool>;
     /// One line on what is still active (threads, guests, RTL, store buffers), for a hang.
     fn activity(&self) -> String;
+    /// The vCPU a hang is charged to, with a vector: the first whose receiver is still busy
+    /// (its highest ISR, else IRR, vector), else the first whose thread is not asleep.
+    fn stuck(&self) -> (u8, u8);
 }
 
 /// One invariant's checker.

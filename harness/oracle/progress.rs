@@ -71,11 +71,12 @@ impl Fairness {
 
 impl Oracle for Fairness {
     fn at_cycle_limit(&self, w: &dyn View, cycle: u64) -> Option<Violation> {
+        let (vcpu, vector) = w.stuck();
         self.fair(cycle).then(|| Violation {
             invariant: Invariant::NoProgress,
             cycle,
-            vcpu: 0,
-            vector: 0,
+            vcpu,
+            vector,
             detail: format!(
                 "no quiescence after {cycle} cycles under a fair schedule (every action \
                  enabled in the last {} cycles was taken): {}",
