@@ -39,6 +39,7 @@ rtl-lint:
 	verilator --lint-only -Wall -F tb/rtl/reordered.f --top-module reordered_top
 
 synth:
+	@mkdir -p target
 	yosys -q -p 'read_verilog -sv -DSYNTHESIS $(RTL); synth -top avic_top; tee -o target/yosys-stat.txt stat' >/dev/null
 	@awk '/Number of cells/ {print "yosys: avic_top " $$0}' target/yosys-stat.txt | tail -1
 

@@ -1873,6 +1873,7 @@ impl World {
                     core,
                     host_id,
                 } => {
+                    self.guest_on(core, "doorbell_valid_o", cycle)?;
                     if usize::from(host_id) >= NUM_CORES {
                         return Err(DutError::Contract {
                             cycle,
