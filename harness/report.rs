@@ -116,8 +116,9 @@ pub const KVM_ROWS: [KvmRow; 10] = [
     },
 ];
 
-/// The scenarios of `scenarios/`, bundled into the build: (name, file, text).
-pub const BUNDLED: [(&str, &str, &str); 6] = [
+/// The scenarios of `scenarios/`, bundled into the build: (name, file, text). Every file of
+/// `scenarios/` is here (`tb/scenarios.rs` checks it); docs/scenarios.md describes them.
+pub const BUNDLED: [(&str, &str, &str); 14] = [
     (
         "seed",
         "scenarios/seed.toml",
@@ -139,6 +140,11 @@ pub const BUNDLED: [(&str, &str, &str); 6] = [
         include_str!("../scenarios/logical-flat.toml"),
     ),
     (
+        "logical-cluster",
+        "scenarios/logical-cluster.toml",
+        include_str!("../scenarios/logical-cluster.toml"),
+    ),
+    (
         "self-ipi",
         "scenarios/self-ipi.toml",
         include_str!("../scenarios/self-ipi.toml"),
@@ -147,6 +153,41 @@ pub const BUNDLED: [(&str, &str, &str); 6] = [
         "two-senders",
         "scenarios/two-senders.toml",
         include_str!("../scenarios/two-senders.toml"),
+    ),
+    (
+        "migration",
+        "scenarios/migration.toml",
+        include_str!("../scenarios/migration.toml"),
+    ),
+    (
+        "same-vector-senders",
+        "scenarios/same-vector-senders.toml",
+        include_str!("../scenarios/same-vector-senders.toml"),
+    ),
+    (
+        "broadcast-three",
+        "scenarios/broadcast-three.toml",
+        include_str!("../scenarios/broadcast-three.toml"),
+    ),
+    (
+        "broadcast-ff",
+        "scenarios/broadcast-ff.toml",
+        include_str!("../scenarios/broadcast-ff.toml"),
+    ),
+    (
+        "ping-pong",
+        "scenarios/ping-pong.toml",
+        include_str!("../scenarios/ping-pong.toml"),
+    ),
+    (
+        "spinning-target",
+        "scenarios/spinning-target.toml",
+        include_str!("../scenarios/spinning-target.toml"),
+    ),
+    (
+        "logical-multicast",
+        "scenarios/logical-multicast.toml",
+        include_str!("../scenarios/logical-multicast.toml"),
     ),
 ];
 

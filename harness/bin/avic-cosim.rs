@@ -239,8 +239,8 @@ struct DemoArgs {
 
 #[derive(clap::Args, Debug)]
 struct MatrixArgs {
-    /// Bundled scenario (seed, broadcast-mixed, invalid-target, logical-flat, self-ipi,
-    /// two-senders) or a scenario file.
+    /// Bundled scenario (every file of scenarios/ by its name: seed, broadcast-mixed, ...;
+    /// docs/scenarios.md) or a scenario file.
     #[arg(long, value_name = "NAME|FILE.toml", default_value = "seed", value_parser = parse_scenario)]
     scenario: String,
     /// Hardware variants, comma-separated (default: all).
