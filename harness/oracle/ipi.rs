@@ -25,6 +25,7 @@
 //! sends and two acceptances when the second is posted after the first was taken.
 
 use super::{Invariant, Obs, Oracle, View, Violation};
+use crate::mem::Agent;
 
 /// The sender of a timer fire (no vCPU sends it).
 pub const TIMER_SENDER: u8 = 0xFE;
@@ -71,6 +72,8 @@ pub struct Ledger {
     unmerged: Vec<[u16; 256]>,
     /// Acceptances per target and vector.
     taken: Vec<[u16; 256]>,
+    /// Sends to keep room for.
+    room: usize,
 }
 
 impl Ledger {
@@ -85,12 +88,17 @@ impl Ledger {
             sends: Vec::with_capacity(sends),
             unmerged: vec![[0; 256]; n],
             taken: vec![[0; 256]; n],
+            room: sends,
         }
     }
 
-    /// Becomes a copy of `o` without allocating (within the capacity reserved).
+    /// Becomes a copy of `o`, with room for the sends still to come: the run that follows
+    /// allocates nothing.
     pub fn copy_from(&mut self, o: &Ledger) {
         self.sends.clone_from(&o.sends);
+        self.room = o.room;
+        self.sends
+            .reserve(self.room.saturating_sub(self.sends.len()));
         self.unmerged.clone_from(&o.unmerged);
         self.taken.clone_from(&o.taken);
     }
@@ -146,7 +154,7 @@ impl Ledger {
         vector: u8,
         sender: Option<u8>,
         was_set: bool,
-        by: &str,
+        by: Agent,
     ) -> Option<Violation> {
         let owner = self.sends.iter_mut().find(|s| {
             s.state == SendState::Unposted
@@ -257,7 +265,7 @@ impl Ledger {
 }
 
 /// A bit of `vector` in `target`'s IRR turned on by `by` with no send to own it.
-fn spurious(cycle: u64, target: u8, vector: u8, by: &str) -> Violation {
+fn spurious(cycle: u64, target: u8, vector: u8, by: Agent) -> Violation {
     Violation {
         invariant: Invariant::DuplicateIpi,
         cycle,
@@ -290,13 +298,13 @@ impl Oracle for Ledger {
                 sender,
                 was_set,
                 by,
-            } => self.posted(cycle, target, vector, sender, was_set, &by.to_string()),
+            } => self.posted(cycle, target, vector, sender, was_set, by),
             Obs::Stray {
                 cycle,
                 target,
                 vector,
                 by,
-            } => Some(spurious(cycle, target, vector, &by.to_string())),
+            } => Some(spurious(cycle, target, vector, by)),
             Obs::Accepted {
                 cycle,
                 vcpu,
@@ -316,15 +324,18 @@ mod tests {
     use super::*;
 
     const V: u8 = 0x40;
+    const HW0: Agent = Agent::Rtl { core: 0, port: 0 };
+    const HW1: Agent = Agent::Rtl { core: 1, port: 0 };
+    const HOST0: Agent = Agent::Host(0);
 
     #[test]
     fn two_senders_of_one_vector_posted_after_the_first_was_taken_are_two_sends() {
         let mut l = Ledger::new(3);
         l.send(10, 0, 0x40, V, 1 << 2);
         l.send(11, 1, 0x40, V, 1 << 2);
-        assert_eq!(l.posted(20, 2, V, Some(0), false, "rtl0.p0"), None);
+        assert_eq!(l.posted(20, 2, V, Some(0), false, HW0), None);
         assert_eq!(l.take(59, 2, V), None);
-        assert_eq!(l.posted(73, 2, V, Some(1), false, "rtl1.p0"), None);
+        assert_eq!(l.posted(73, 2, V, Some(1), false, HW1), None);
         assert_eq!(l.take(80, 2, V), None, "two sends, two acceptances");
         assert_eq!(l.lost(100), None);
     }
@@ -334,8 +345,8 @@ mod tests {
         let mut l = Ledger::new(3);
         l.send(10, 0, 0x40, V, 1 << 2);
         l.send(11, 1, 0x40, V, 1 << 2);
-        assert_eq!(l.posted(20, 2, V, Some(0), false, "rtl0.p0"), None);
-        assert_eq!(l.posted(21, 2, V, Some(1), true, "rtl1.p0"), None);
+        assert_eq!(l.posted(20, 2, V, Some(0), false, HW0), None);
+        assert_eq!(l.posted(21, 2, V, Some(1), true, HW1), None);
         assert_eq!(l.take(30, 2, V), None);
         assert_eq!(l.lost(100), None, "one bit, one acceptance");
         let v = l
@@ -352,9 +363,9 @@ mod tests {
         // V1: the hardware posts, the target takes it, re-emulation posts the same send.
         let mut l = Ledger::new(2);
         l.send(10, 0, 0x40, V, 1 << 1);
-        assert_eq!(l.posted(12, 1, V, Some(0), false, "rtl0.p0"), None);
+        assert_eq!(l.posted(12, 1, V, Some(0), false, HW0), None);
         assert_eq!(l.take(20, 1, V), None);
-        assert_eq!(l.posted(30, 1, V, Some(0), false, "host0"), None);
+        assert_eq!(l.posted(30, 1, V, Some(0), false, HOST0), None);
         let v = l.take(40, 1, V).expect("duplicate");
         assert!(
             v.detail.contains("taken 2 times, 1 unmerged"),
@@ -367,13 +378,13 @@ mod tests {
     fn a_bit_turning_on_with_no_send_is_a_duplicate_at_once() {
         let mut l = Ledger::new(2);
         l.send(10, 0, 0x40, V, 1 << 1);
-        assert_eq!(l.posted(12, 1, V, Some(0), false, "rtl0.p0"), None);
+        assert_eq!(l.posted(12, 1, V, Some(0), false, HW0), None);
         let v = l
             .observe(&Obs::Stray {
                 cycle: 13,
                 target: 1,
                 vector: 0x41,
-                by: crate::mem::Agent::Rtl { core: 0, port: 0 },
+                by: HW0,
             })
             .expect("stale bit written back");
         assert_eq!(
@@ -395,7 +406,7 @@ mod tests {
             "{}",
             v.detail
         );
-        assert_eq!(l.posted(12, 1, V, Some(0), false, "rtl0.p0"), None);
+        assert_eq!(l.posted(12, 1, V, Some(0), false, HW0), None);
         let v = l.lost(99).expect("posted, never taken");
         assert!(
             v.detail.contains("at cycle 12, never taken"),
@@ -408,7 +419,7 @@ mod tests {
     fn a_lowest_priority_send_is_owed_by_one_target_of_its_set() {
         let mut l = Ledger::new(3);
         l.send(10, 0, 0x140, V, 0b110);
-        assert_eq!(l.posted(12, 2, V, Some(0), false, "host0"), None);
+        assert_eq!(l.posted(12, 2, V, Some(0), false, HOST0), None);
         assert_eq!(l.take(20, 2, V), None);
         assert_eq!(l.lost(99), None);
     }

@@ -322,7 +322,8 @@ impl Oracles {
         self.progress.at_cycle_limit(w, cycle)
     }
 
-    /// Becomes a copy of `o` without allocating (their vCPU counts agree).
+    /// Becomes a copy of `o` (their vCPU counts agree), allocating only to keep room for
+    /// the sends still to come.
     pub fn copy_from(&mut self, o: &Oracles) {
         self.exit_info = o.exit_info;
         self.ledger.copy_from(&o.ledger);
