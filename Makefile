@@ -2,6 +2,10 @@
 #   make run    installs what is missing, builds, runs the main job on the bundled default
 #   make test   installs what is missing, builds, runs every testbench
 #   make lint   verilator --lint-only -Wall, Yosys synthesis (cell counts), rustfmt, clippy
+#   make golden   regenerates tb/golden/NAME.matrix, the full matrix of every scenarios/*.toml
+#                 (tb/golden.rs diffs them in make test; docs/verification.md)
+#   make mutants  the mutation score: tb/mutants/mutants.toml against the golden matrices
+#                 (MUTANTS=id,id for some; make mutants-quick for the subset .ci/run runs)
 #   make bench  benchmarks against the pure C++ testbench (tb/cpp); make build-times
 #   make iverilog-smoke   the RTL on Icarus Verilog; make docker   build and run the image
 
@@ -12,6 +16,7 @@ APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 RTL_F  := rtl/avic.f
 RTL    := $(shell grep -v '^//' $(RTL_F))
 
+.PHONY: golden mutants mutants-quick
 .PHONY: coverage run test lint deps deps-rust deps-sim deps-lint rtl-lint synth clean \
         bench build-times tb-cpp cocotb-venv iverilog-smoke docker lint-ci-files
 
@@ -23,6 +28,33 @@ run: deps
 
 test: deps
 	$(CARGO) test --release
+
+# The golden matrices (docs/verification.md): for every scenario file, its full matrix (every
+# hardware row x every KVM row, the file's budget) rendered as tb/golden/NAME.matrix; golden
+# files of scenarios that no longer exist are removed. Exit 1 of the tool means "violations
+# found", which a golden file records.
+GOLDEN_DIR := tb/golden
+golden: deps
+	$(CARGO) build --release --bin avic-cosim
+	@mkdir -p $(GOLDEN_DIR)
+	@for g in $(GOLDEN_DIR)/*.matrix; do [ -e "$$g" ] || continue; \
+	  [ -f "scenarios/$$(basename "$$g" .matrix).toml" ] || { echo "golden: removing $$g"; rm "$$g"; }; done
+	@for f in scenarios/*.toml; do n=$$(basename "$$f" .toml); start=$$(date +%s); \
+	  $(CARGO) run -q --release --bin avic-cosim -- matrix --scenario "$$f" --no-wave --quiet \
+	    --golden $(GOLDEN_DIR)/$$n.matrix --replay-dir target/golden/replays >/dev/null; rc=$$?; \
+	  [ $$rc -le 1 ] || { echo "golden: scenario $$n failed (exit $$rc)"; exit 1; }; \
+	  echo "golden: $(GOLDEN_DIR)/$$n.matrix ($$(grep -vc '^#' $(GOLDEN_DIR)/$$n.matrix) cells, $$(( $$(date +%s) - start )) s)"; \
+	done
+
+# The mutation score (docs/verification.md): every mutant of tb/mutants/mutants.toml (or
+# MUTANTS=id,id) built as a user RTL (cached in $$AVIC_COSIM_CACHE) and run against the golden
+# matrices; exit 1 when a mutant survives that is not argued equivalent.
+MUTANTS ?=
+mutants: deps
+	$(CARGO) run --release --bin avic-cosim -- mutants $(if $(MUTANTS),--only $(MUTANTS))
+
+mutants-quick: deps
+	$(CARGO) run --release --bin avic-cosim -- mutants --quick
 
 lint: deps deps-lint rtl-lint synth
 	$(CARGO) fmt --all -- --check

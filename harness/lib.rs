@@ -14,6 +14,9 @@
 //! - [`rtl`]: bring your own RTL: a user's implementation of the port contract, built at run
 //!   time and cached.
 //! - [`report`]: the verdict matrix, its JSON / JUnit reports and replay files.
+//! - [`golden`]: golden matrices, the checked-in verdicts of every scenario (`tb/golden/`).
+//! - [`mutants`]: the mutation score: single-point edits of the bundled RTL run against the
+//!   golden matrices.
 //! - [`wave`]: waveforms of a run: RTL and software lanes in one VCD/FST, with a GTKWave save file.
 
 #[path = "../bindings/ffi.rs"]
@@ -24,9 +27,11 @@ pub mod coverage;
 pub mod dpor;
 pub mod dut;
 pub mod explore;
+pub mod golden;
 pub mod guest;
 pub mod kvm;
 pub mod mem;
+pub mod mutants;
 pub mod oracle;
 pub mod report;
 pub mod rtl;

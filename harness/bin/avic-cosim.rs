@@ -5,7 +5,7 @@
 //!   not-running vCPU 2, on the Verilated RTL; prints the port transactions, the RTL events
 //!   and the decoded exit information.
 //! - `avic-cosim matrix [--scenario NAME|FILE.toml] [--hw LIST] [--kvm LIST] [--bound N]
-//!   [--seeds N] [--max-runs N] [--jobs N] [--json PATH] [--junit PATH] [--replay-dir DIR]
+//!   [--seeds N] [--max-runs N] [--jobs N] [--json PATH] [--junit PATH] [--golden PATH] [--replay-dir DIR]
 //!   [--no-wave] [--shard I/N]`:
 //!   the verdict matrix, hardware variants x KVM variants on a bundled scenario (default
 //!   `seed`) or a scenario file, each cell searched by PCT then by a bounded exhaustive search
@@ -22,6 +22,9 @@
 //!   reproduces the recorded violation.
 //! - `avic-cosim minimize FILE [--out FILE]`: shrinks a replay file's schedule (fewer
 //!   deviations and cycles, same violation); never grows it.
+//! - `avic-cosim mutants [--list FILE] [--only ID,...] [--quick] [--golden-dir DIR]
+//!   [--scenarios DIR] [--jobs N]`: the mutation score ([`avic_cosim::mutants`]); exit 0 when
+//!   every mutant is killed and every one listed as equivalent survives, 1 otherwise.
 //!
 //! `matrix`, `explore` and `minimize` draw progress bars on stderr when it is a terminal
 //! (`--quiet`: never); stdout, the reports and the results are the same either way.
@@ -43,6 +46,7 @@ use avic_cosim::apic::{Cause, ExitInfo, Icr, PhysEntry, VmLayout};
 use avic_cosim::dut::{Dut, DutEvent};
 use avic_cosim::explore::{self, Shard};
 use avic_cosim::ffi::{HwConfig, ModelKind};
+use avic_cosim::golden;
 use avic_cosim::mem::Memory;
 use avic_cosim::report::{self, Budget, HwVariant, KvmRow, Replay};
 use avic_cosim::rtl::{Coverage, Flavor, Rtl, RtlOptions, UserRtl};
@@ -56,6 +60,8 @@ use std::path::Path;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+
+mod mutants_cli;
 
 /// Exit code of usage and input errors.
 const EXIT_USAGE: u8 = 2;
@@ -88,6 +94,8 @@ enum Cmd {
     Replay(ReplayArgs),
     /// Shrinks a replay file's schedule, keeping its violation.
     Minimize(MinimizeArgs),
+    /// The mutation score: single-point edits of the bundled RTL against the golden matrices.
+    Mutants(mutants_cli::MutantsArgs),
 }
 
 /// Bring your own RTL: the design the runs simulate instead of the bundled `rtl/`.
@@ -268,6 +276,10 @@ struct MatrixArgs {
     /// Write JUnit XML (one testcase per cell).
     #[arg(long, value_name = "PATH")]
     junit: Option<PathBuf>,
+    /// Write the golden rendering (one line per cell: verdict, invariant, vCPU, vector, what
+    /// was searched; no times or counts), as `make golden` keeps it in `tb/golden/NAME.matrix`.
+    #[arg(long, value_name = "PATH")]
+    golden: Option<PathBuf>,
     /// Where the replay files of violations go.
     #[arg(long, value_name = "DIR", default_value = "out/replays")]
     replay_dir: PathBuf,
@@ -603,6 +615,7 @@ fn run_matrix(a: MatrixArgs) -> ExitCode {
             report::to_json as fn(&report::Matrix) -> String,
         ),
         ("--junit", &a.junit, report::to_junit),
+        ("--golden", &a.golden, render_golden),
     ] {
         if let Some(p) = path {
             if let Err(e) = std::fs::write(p, text(&m)) {
@@ -622,6 +635,16 @@ fn run_matrix(a: MatrixArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The golden rendering of `m`, named by the scenario's file stem (`scenarios/seed.toml` and
+/// `seed` are both `seed`).
+fn render_golden(m: &report::Matrix) -> String {
+    let name = Path::new(&m.scenario)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(&m.scenario);
+    golden::render(name, m)
 }
 
 fn run_replay(a: ReplayArgs) -> ExitCode {
@@ -712,6 +735,7 @@ fn main() -> ExitCode {
         Some(Cmd::Run(a)) => run_one(a),
         Some(Cmd::Explore(a)) => run_explore(a),
         Some(Cmd::Minimize(a)) => run_minimize(a),
+        Some(Cmd::Mutants(a)) => mutants_cli::run(a),
     }
 }
 
