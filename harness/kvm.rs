@@ -22,9 +22,13 @@
 //!
 //! Simplifications (each also noted where it applies): no halt-polling (`halt_poll_ns = 0`),
 //! PPR = 0 and guest RFLAGS.IF = 1 in `kvm_vcpu_check_block`, no IRTE / IOMMU updates,
-//! no vCPU migration (`vcpu->cpu` is the vCPU id), APICv inhibition only as far as the
-//! delivery paths read `apicv_active` (nothing here clears it), the slow
-//! `kvm_apic_match_dest` loop in place of `avic_kick_target_vcpus_fast`.
+//! APICv inhibition only as far as the delivery paths read `apicv_active` (nothing here clears
+//! it), V4/V5's fixed `avic_kick_target_vcpus_fast` (`603ccef42ce9`) run as the slow
+//! `kvm_apic_match_dest` loop (same targets, [`Traits::fast_path_518`]); V3-fast runs 5.18's
+//! shipped fast path. Context switches: a preemption runs `kvm_sched_out`/`kvm_sched_in`, and
+//! so does the voluntary sleep in `schedule()` ([`Pc::ScheduleKvmSchedOut`],
+//! [`Pc::ScheduleKvmSchedIn`]; `kernel/sched/core.c` fires the preempt notifiers on every
+//! context switch).
 
 use crate::apic::{
     irr_word, vector_bit, Cause, ExitInfo, Icr, PhysEntry, Shorthand, VmLayout, DEST_BROADCAST,
@@ -67,12 +71,13 @@ const REG32_MASK: u8 = 0x0F;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KvmVariant {
     /// 2016 logic: `18f40c53e10f` "svm: Add VMEXIT handlers for AVIC" (4.7), as read in
-    /// v5.10 (`02ffbe63`). ID=1 wakes matching vCPUs whose table entry shows IsRunning=0;
+    /// `torvalds/linux@02ffbe63` ("KVM: SVM: fix doc warnings", 5.13-rc, whose `avic.c` still
+    /// has the 2016 logic). ID=1 wakes matching vCPUs whose table entry shows IsRunning=0;
     /// `svm_deliver_avic_intr` keys on IsRunning; `avic_vcpu_load` copies
     /// `svm->avic_is_running`.
     V0,
-    /// `bb218fbcfaaa` "svm: Fix AVIC incomplete IPI emulation" (5.1 merge window), reverted
-    /// by `4a58038b9e42`: TARGET_NOT_RUNNING re-emulates the ICR write
+    /// `bb218fbcfaaa` "svm: Fix AVIC incomplete IPI emulation" (5.0-rc4, shipped in v5.0),
+    /// reverted by `4a58038b9e42` (5.1-rc6): TARGET_NOT_RUNNING re-emulates the ICR write
     /// (`kvm_lapic_reg_write(ICR2)`, `kvm_lapic_reg_write(ICR)`), which sets the IRR again.
     V1,
     /// V1 plus Suravee's March 2019 proposal (seed thread, never merged): the not-running

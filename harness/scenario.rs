@@ -12,7 +12,7 @@
 //! # stale_isrun, validate_first, latch_doorbell
 //!
 //! [kvm]
-//! variant = "V3"        # V0 V1 V1b V2 V3 V4 V5
+//! variant = "V3"        # V0 V1 V1b V2 V3 V3-fast V4 V5
 //! knobs = []            # running-on-load, no-irr-pending, no-block-fences,
 //!                       # no-wake-up-mb, no-enter-mb, no-sleep-put, stale-cpu-on-unblock
 //!                       # (old names no-set-current-state-mb, no-enter-guest-mb still load,

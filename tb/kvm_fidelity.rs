@@ -125,7 +125,9 @@ fn c2b_window_loses_a_wakeup_with_the_sleep_time_put_and_v4_holds() {
 /// model's old permanent C2b, a vCPU asleep with IsRunning=1 in memory.
 #[test]
 fn no_sleep_put_brings_back_the_permanent_c2b_on_the_seed() {
-    let sc = Scenario::seed(KvmVariant::V3, apm()).timer(1).preemptible(1);
+    let sc = Scenario::seed(KvmVariant::V3, apm())
+        .timer(1)
+        .preemptible(1);
     let r = bounded_exhaustive(&sc, 2, 200_000).unwrap();
     assert!(r.violation.is_none() && r.complete, "{:?}", r.runs);
 

@@ -94,7 +94,10 @@ fn c2b_window_scenario_loses_a_wakeup_on_apm_hardware_and_the_seed_needs_bound_3
     let w = file("c2b-window.toml");
     let v = verdict(&w).0.expect("C2b");
     assert_eq!(
-        (v.violation().unwrap().invariant, v.violation().unwrap().vcpu),
+        (
+            v.violation().unwrap().invariant,
+            v.violation().unwrap().vcpu
+        ),
         (Invariant::LostWakeup, 1)
     );
     let mut w4 = w.clone();
