@@ -22,9 +22,13 @@
 //!
 //! Simplifications (each also noted where it applies): no halt-polling (`halt_poll_ns = 0`),
 //! PPR = 0 and guest RFLAGS.IF = 1 in `kvm_vcpu_check_block`, no IRTE / IOMMU updates,
-//! no vCPU migration (`vcpu->cpu` is the vCPU id), APICv inhibition only as far as the
-//! delivery paths read `apicv_active` (nothing here clears it), the slow
-//! `kvm_apic_match_dest` loop in place of `avic_kick_target_vcpus_fast`.
+//! APICv inhibition only as far as the delivery paths read `apicv_active` (nothing here clears
+//! it), V4/V5's fixed `avic_kick_target_vcpus_fast` (`603ccef42ce9`) run as the slow
+//! `kvm_apic_match_dest` loop (same targets, [`Traits::fast_path_518`]); V3-fast runs 5.18's
+//! shipped fast path. Context switches: a preemption runs `kvm_sched_out`/`kvm_sched_in`, and
+//! so does the voluntary sleep in `schedule()` ([`Pc::ScheduleKvmSchedOut`],
+//! [`Pc::ScheduleKvmSchedIn`]; `kernel/sched/core.c` fires the preempt notifiers on every
+//! context switch).
 
 use crate::apic::{
     irr_word, vector_bit, Cause, ExitInfo, Icr, PhysEntry, Shorthand, VmLayout, DEST_BROADCAST,
@@ -67,12 +71,13 @@ const REG32_MASK: u8 = 0x0F;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KvmVariant {
     /// 2016 logic: `18f40c53e10f` "svm: Add VMEXIT handlers for AVIC" (4.7), as read in
-    /// v5.10 (`02ffbe63`). ID=1 wakes matching vCPUs whose table entry shows IsRunning=0;
+    /// `torvalds/linux@02ffbe63` ("KVM: SVM: fix doc warnings", 5.13-rc, whose `avic.c` still
+    /// has the 2016 logic). ID=1 wakes matching vCPUs whose table entry shows IsRunning=0;
     /// `svm_deliver_avic_intr` keys on IsRunning; `avic_vcpu_load` copies
     /// `svm->avic_is_running`.
     V0,
-    /// `bb218fbcfaaa` "svm: Fix AVIC incomplete IPI emulation" (5.1 merge window), reverted
-    /// by `4a58038b9e42`: TARGET_NOT_RUNNING re-emulates the ICR write
+    /// `bb218fbcfaaa` "svm: Fix AVIC incomplete IPI emulation" (5.0-rc4, shipped in v5.0),
+    /// reverted by `4a58038b9e42` (5.1-rc6): TARGET_NOT_RUNNING re-emulates the ICR write
     /// (`kvm_lapic_reg_write(ICR2)`, `kvm_lapic_reg_write(ICR)`), which sets the IRR again.
     V1,
     /// V1 plus Suravee's March 2019 proposal (seed thread, never merged): the not-running
@@ -89,6 +94,15 @@ pub enum KvmVariant {
     /// `svm_complete_interrupt_delivery` (acquire `mode`, then `apicv_active`); ID=1 sets
     /// `irr_pending = true` and completes delivery per target.
     V3,
+    /// `V3-fast`: Linux 5.18 as shipped. V3 plus `b51818afdc1d` (no ICR rewrite on ID 0) and
+    /// `7223fd2d5338` "KVM: SVM: Use target APIC ID to complete AVIC IRQs when possible"
+    /// (`avic_kick_target_vcpus_fast`, read in `torvalds/linux@36fb3cbb` `svm/avic.c`): for
+    /// ID=1 without shorthand the exit's index names one vCPU (physical: the index itself;
+    /// xAPIC logical: `avic_logical_id_table[index] & 0x1ff`, i.e. the index taken as a
+    /// Logical APIC ID table index although the hardware reports a physical one), and if
+    /// `kvm_apic_match_dest` accepts it that one vCPU is kicked and the others are not.
+    /// Fixed by `603ccef42ce9` (5.19-rc3). The blocking hooks still run preemptible (C2b).
+    V3Fast,
     /// V3 plus `b51818afdc1d` (no ICR rewrite on ID 0), `5aede752a839` (ID 2 emulated with
     /// `kvm_apic_send_ipi`), `dd4589eee99d`; runs after `18869f26df1a` (blocking hooks
     /// under `preempt_disable`).
@@ -101,12 +115,13 @@ pub enum KvmVariant {
 
 impl KvmVariant {
     /// Every variant, oldest first.
-    pub const ALL: [KvmVariant; 7] = [
+    pub const ALL: [KvmVariant; 8] = [
         KvmVariant::V0,
         KvmVariant::V1,
         KvmVariant::V1b,
         KvmVariant::V2,
         KvmVariant::V3,
+        KvmVariant::V3Fast,
         KvmVariant::V4,
         KvmVariant::V5,
     ];
@@ -119,6 +134,7 @@ impl KvmVariant {
             KvmVariant::V1b => "V1b",
             KvmVariant::V2 => "V2",
             KvmVariant::V3 => "V3",
+            KvmVariant::V3Fast => "V3-fast",
             KvmVariant::V4 => "V4",
             KvmVariant::V5 => "V5",
         }
@@ -134,7 +150,7 @@ impl KvmVariant {
                 V0 => NotRunningHandler::WakeIfNotRunning,
                 V1 | V1b => NotRunningHandler::ReEmulateIcr,
                 V2 => NotRunningHandler::WakeAll,
-                V3 | V4 | V5 => NotRunningHandler::KickWithIrrPending,
+                V3 | V3Fast | V4 | V5 => NotRunningHandler::KickWithIrrPending,
             },
             delivery: if legacy {
                 DeliveryPath::Legacy
@@ -161,8 +177,9 @@ impl KvmVariant {
             rewrite_icr: matches!(self, V0 | V1 | V1b | V2 | V3),
             emulate_invalid_target: matches!(self, V4 | V5),
             enable_ipiv: self != V5,
-            preemptible_block_hooks: matches!(self, V0 | V1 | V1b | V2 | V3),
+            preemptible_block_hooks: matches!(self, V0 | V1 | V1b | V2 | V3 | V3Fast),
             stale_cpu_on_unblock: matches!(self, V0 | V1 | V1b),
+            fast_path_518: self == V3Fast,
         }
     }
 }
@@ -258,6 +275,13 @@ pub struct Traits {
     /// `vcpu->cpu` load and the entry store leaves the old host id in the table (V0-V1b,
     /// fixed by `7cfc5c653b07` "KVM: fix avic_set_running for preemptable kernels").
     pub stale_cpu_on_unblock: bool,
+    /// ID=1 first tries 5.18's `avic_kick_target_vcpus_fast` as shipped by `7223fd2d5338`
+    /// (see [`KvmVariant::V3Fast`]). V4 and V5 have the fast path as fixed by `603ccef42ce9`,
+    /// which the model runs as the slow loop: the fixed code kicks exactly the vCPUs the loop
+    /// matches (a physical unicast is its destination, a one-bit logical destination the vCPU
+    /// of that Logical APIC ID table entry, anything else falls back to the loop), so the
+    /// outcome and the order of the shared accesses are the same (`docs/kvm-model.md` §4).
+    pub fast_path_518: bool,
 }
 
 /// Bug knobs and barrier removals. All false = the kernel as the variant has it.
@@ -273,22 +297,27 @@ pub struct Knobs {
     /// behaviour; with `755c2bf87860` absent an inhibition leaves `irr_pending` false and
     /// `kvm_vcpu_check_block` never reads the IRR).
     pub no_irr_pending_update: bool,
-    /// `set_current_state` as a plain store instead of `smp_store_mb` (x86 `xchg`): the
-    /// IsRunning=0 store may still be buffered when `kvm_vcpu_check_block` reads the IRR.
-    /// The kernel always had the barrier; the `avic_vcpu_blocking` comment (`52d826c9e54c`)
-    /// relies on it.
-    pub no_set_current_state_mb: bool,
-    /// `rcuwait_wake_up` without `smp_mb() /* (B) */` (`kernel/exit.c`), the barrier that
-    /// pairs with `set_current_state` in the waiter.
+    /// `no-block-fences`: removes every full fence between the blocking IsRunning=0 store and
+    /// the vIRR read of `kvm_vcpu_check_block`: `set_current_state`'s `smp_store_mb` (x86
+    /// `xchg`, here a plain store) and `__srcu_read_lock`'s `smp_mb(); /* B */` at the top of
+    /// `kvm_vcpu_check_block` (kernel/rcu/srcutree.c). The kernel always had both; the
+    /// `avic_vcpu_blocking` comment names only the first.
+    pub no_block_fences: bool,
+    /// `no-wake-up-mb`: `rcuwait_wake_up` without `smp_mb() /* (B) */` (`kernel/exit.c`),
+    /// the barrier that pairs with `set_current_state` in the waiter.
     pub no_wake_up_mb: bool,
-    /// `vcpu_enter_guest` without `smp_mb__after_srcu_read_unlock()` after storing
-    /// `mode = IN_GUEST_MODE` (§2, §3 "Entry side"): the full barrier that orders the mode
-    /// store before the `kvm_vcpu_exit_request()` loads and VMRUN's vIRR scan, so that either
-    /// a sender sees IN_GUEST_MODE (doorbell) or VMRUN sees its IRR bit. Without it the mode
-    /// store may still be buffered at VMRUN unless the world treats VMRUN as serializing.
-    /// Whether `srcu_read_unlock` alone is already a full barrier is **[unverified]** in the
-    /// reference.
-    pub no_enter_guest_mb: bool,
+    /// `no-enter-mb`: `vcpu_enter_guest` without the full barrier after storing `mode =
+    /// IN_GUEST_MODE`. That barrier is `smp_mb(); /* C */` inside `__srcu_read_unlock`
+    /// (`kvm_vcpu_srcu_read_unlock`); the `smp_mb__after_srcu_read_unlock()` that follows is
+    /// empty ("__srcu_read_unlock has smp_mb() internally so nothing to do here",
+    /// include/linux/srcu.h). It orders the mode store before the `kvm_vcpu_exit_request()`
+    /// loads and VMRUN's vIRR scan.
+    pub no_enter_mb: bool,
+    /// `no-sleep-put`: `schedule()` in `kvm_vcpu_block` does not run the preempt notifiers,
+    /// i.e. no `kvm_sched_out` → `avic_vcpu_put` when the vCPU goes to sleep and no
+    /// `kvm_sched_in` → `avic_vcpu_load` when it wakes (the model before issue 14: a vCPU
+    /// that blocks with IsRunning=1 sleeps with IsRunning=1, the permanent C2b).
+    pub no_sleep_put: bool,
     /// A3 in any variant: the unblocking `avic_vcpu_load` reads `vcpu->cpu` once and runs
     /// preemptible ([`Traits::stale_cpu_on_unblock`], which V0-V1b have anyway), i.e. without
     /// the `get_cpu()`/`put_cpu()` of `7cfc5c653b07`.
@@ -818,6 +847,11 @@ pub enum LoadVia {
     Unblocking,
     /// `kvm_sched_in` after a preemption.
     SchedIn,
+    /// `kvm_sched_in` when the sleeping thread is switched back in: `schedule()` in
+    /// `kvm_vcpu_block` returns through `finish_task_switch` →
+    /// `fire_sched_in_preempt_notifiers`. Returns early while `kvm_vcpu_is_blocking()` in
+    /// V2+ (`af52f5aa5c1b`); V0-V1b write IsRunning := `svm->avic_is_running` (false).
+    ScheduleWakeup,
 }
 
 /// Caller of `avic_vcpu_put`.
@@ -827,6 +861,9 @@ pub enum PutVia {
     Blocking,
     /// `kvm_sched_out` on preemption.
     SchedOut,
+    /// `kvm_sched_out` in the context switch of `schedule()` in `kvm_vcpu_block`, after the
+    /// thread was dequeued (`prepare_task_switch` → `fire_sched_out_preempt_notifiers`).
+    Schedule,
 }
 
 /// The next step of a vCPU thread, named after the kernel code it stands for. Sub-routines
@@ -858,8 +895,9 @@ pub enum Pc {
     /// `vcpu_enter_guest`: store `mode = IN_GUEST_MODE` (`smp_store_release` since
     /// `66fa226c131f`, plain before; the same `MOV` on x86).
     VcpuEnterGuestStoreMode,
-    /// `vcpu_enter_guest`: `smp_mb__after_srcu_read_unlock()`, a full fence (skipped with
-    /// [`Knobs::no_enter_guest_mb`]).
+    /// `vcpu_enter_guest`: `kvm_vcpu_srcu_read_unlock` → `__srcu_read_unlock`'s
+    /// `smp_mb(); /* C */`, a full fence after the mode store (skipped with
+    /// [`Knobs::no_enter_mb`]); the `smp_mb__after_srcu_read_unlock()` after it is empty.
     VcpuEnterGuestMb,
     /// `kvm_vcpu_exit_request()`: load `vcpu->mode`; `EXITING_GUEST_MODE` cancels entry.
     VcpuEnterGuestCheckMode,
@@ -895,8 +933,14 @@ pub enum Pc {
     /// `prepare_to_rcuwait`: `rcu_assign_pointer(w->task, current)` (release store).
     PrepareToRcuwait,
     /// `set_current_state(TASK_INTERRUPTIBLE)`: `smp_store_mb` = `xchg` (drains the store
-    /// buffer); a plain store with [`Knobs::no_set_current_state_mb`].
+    /// buffer); a plain store with [`Knobs::no_block_fences`].
     SetCurrentState,
+    /// `kvm_vcpu_check_block`: `srcu_read_lock` → `__srcu_read_lock`: `smp_mb(); /* B */`
+    /// after the counter increment, before any vIRR access (skipped with
+    /// [`Knobs::no_block_fences`]). The matching `srcu_read_unlock` (fence C) at the end of
+    /// the check is not a step: it follows the last vIRR load and precedes `schedule()`'s own
+    /// fence, so under TSO it only drains the buffer earlier than the schedule might.
+    CheckBlockSrcuReadLock,
     /// `kvm_vcpu_check_block` → ... → `apic_find_highest_irr`: load `apic->irr_pending`;
     /// false returns -1 without reading the IRR (`lapic.c`).
     CheckBlockIrrPending,
@@ -909,8 +953,17 @@ pub enum Pc {
     /// `schedule()`: `rq_lock` + `smp_mb__after_spinlock()` (a fence), then
     /// `READ_ONCE(prev->__state)`: sleeps unless a waker already set `TASK_RUNNING`.
     Schedule,
+    /// `schedule()` decided to sleep: the context switch's `kvm_sched_out` →
+    /// `kvm_arch_vcpu_put` → `svm_vcpu_put` → `avic_vcpu_put`: `READ_ONCE` of the entry
+    /// (V2+ returns if IsRunning is already 0; V0 always writes it back with IsRunning=0).
+    /// Not with [`Knobs::no_sleep_put`].
+    ScheduleKvmSchedOut,
     /// Asleep in `schedule()`; not runnable until [`VcpuThread::on_wake`].
     Sleeping,
+    /// Woken: `kvm_sched_in` → `kvm_arch_vcpu_load` → `avic_vcpu_load`, first access (as
+    /// [`Pc::KvmArchVcpuLoad`]), before `schedule()` returns. Not with
+    /// [`Knobs::no_sleep_put`].
+    ScheduleKvmSchedIn,
     /// `schedule()` returns after a wake-up (local); the loop goes back to
     /// `set_current_state`.
     ScheduleReturn,
@@ -947,6 +1000,10 @@ pub enum Pc {
     KvmLapicRegWriteIcrStore,
     /// V0 handler, ID=1: `avic_vcpu_is_running(target)`, `READ_ONCE` of its entry.
     AvicVcpuIsRunning,
+    /// V3-fast (5.18 `avic_kick_target_vcpus_fast`, `7223fd2d5338`), xAPIC logical
+    /// destination: `apic_id = avic_logical_id_table[index] & 0x1ff`, a load of the Logical
+    /// APIC ID table entry at the exit's index (a physical index, read as a logical one).
+    AvicKickTargetVcpusFastLogicalId,
     /// V3+ `avic_kick_target_vcpus`: store `target->arch.apic->irr_pending = true`.
     AvicKickVcpuIrrPending,
     /// V0-V2 `svm_deliver_avic_intr`: `if (!vcpu->arch.apicv_active) return -1;` (load).
@@ -996,7 +1053,7 @@ impl Pc {
             Pc::VcpuEnterGuestRequests => "vcpu_enter_guest:kvm_request_pending",
             Pc::KvmClearRequest => "kvm_check_request(KVM_REQ_EVENT)",
             Pc::VcpuEnterGuestStoreMode => "vcpu_enter_guest:mode=IN_GUEST_MODE",
-            Pc::VcpuEnterGuestMb => "vcpu_enter_guest:smp_mb__after_srcu_read_unlock",
+            Pc::VcpuEnterGuestMb => "vcpu_enter_guest:srcu_read_unlock:smp_mb(C)",
             Pc::VcpuEnterGuestCheckMode => "kvm_vcpu_exit_request:mode",
             Pc::VcpuEnterGuestCheckRequests => "kvm_vcpu_exit_request:kvm_request_pending",
             Pc::VcpuEnterGuestAbort => "vcpu_enter_guest:cancel:mode=OUTSIDE_GUEST_MODE",
@@ -1010,10 +1067,13 @@ impl Pc {
             Pc::KvmSchedIn => "kvm_sched_in:avic_vcpu_load",
             Pc::PrepareToRcuwait => "prepare_to_rcuwait",
             Pc::SetCurrentState => "set_current_state(TASK_INTERRUPTIBLE)",
+            Pc::CheckBlockSrcuReadLock => "kvm_vcpu_check_block:srcu_read_lock:smp_mb(B)",
             Pc::CheckBlockIrrPending => "kvm_vcpu_check_block:irr_pending",
             Pc::CheckBlockSearchIrr { .. } => "kvm_vcpu_check_block:apic_search_irr",
             Pc::Schedule => "schedule",
+            Pc::ScheduleKvmSchedOut => "schedule:kvm_sched_out:avic_vcpu_put:READ_ONCE(entry)",
             Pc::Sleeping => "schedule:sleeping",
+            Pc::ScheduleKvmSchedIn => "schedule:kvm_sched_in:avic_vcpu_load",
             Pc::ScheduleReturn => "schedule:woken",
             Pc::FinishRcuwait => "finish_rcuwait:task=NULL",
             Pc::FinishRcuwaitSetRunning => "finish_rcuwait:TASK_RUNNING",
@@ -1025,6 +1085,9 @@ impl Pc {
             Pc::KvmLapicRegWriteIcrLoadIcr2 => "kvm_lapic_reg_write(APIC_ICR):kvm_apic_send_ipi",
             Pc::KvmLapicRegWriteIcrStore => "kvm_lapic_reg_write(APIC_ICR):kvm_lapic_set_reg",
             Pc::AvicVcpuIsRunning => "avic_vcpu_is_running",
+            Pc::AvicKickTargetVcpusFastLogicalId => {
+                "avic_kick_target_vcpus_fast:avic_logical_id_table[index]"
+            }
             Pc::AvicKickVcpuIrrPending => "avic_kick_target_vcpus:irr_pending=true",
             Pc::SvmDeliverAvicIntrApicvActive => "svm_deliver_avic_intr:apicv_active",
             Pc::KvmLapicSetIrr => "kvm_lapic_set_irr:set_bit",
@@ -1128,6 +1191,11 @@ pub struct VcpuThread {
     in_kick: bool,
     in_guest_seen: bool,
     remote_cpu: u8,
+    /// A waker set TASK_RUNNING while the sleep-time `kvm_sched_out` ran: `try_to_wake_up`
+    /// waits for the context switch (`p->on_cpu`) and then makes the thread runnable.
+    wake_pending: bool,
+    /// EXITINFO2's index of the exit being handled (`& 0x1FF`, K518).
+    exit_index: u16,
 }
 
 impl VcpuThread {
@@ -1171,6 +1239,8 @@ impl VcpuThread {
             in_kick: false,
             in_guest_seen: false,
             remote_cpu: 0,
+            wake_pending: false,
+            exit_index: 0,
         })
     }
 
@@ -1235,6 +1305,19 @@ impl VcpuThread {
         self.pc == Pc::Sleeping
     }
 
+    /// Asleep, or in the sleep-time `kvm_sched_out` after `schedule()` dequeued the thread:
+    /// a wake-up ([`VcpuThread::on_wake`]) changes what it does next.
+    pub fn wakeable(&self) -> bool {
+        matches!(
+            self.pc,
+            Pc::Sleeping
+                | Pc::ScheduleKvmSchedOut
+                | Pc::AvicVcpuPutStoreEntry {
+                    via: PutVia::Schedule
+                }
+        )
+    }
+
     /// The destination the handler is working on, while it runs its per-target loop.
     pub fn current_target(&self) -> Option<u8> {
         (self.next > 0 && usize::from(self.next) <= self.targets.len()).then_some(self.cur)
@@ -1253,9 +1336,22 @@ impl VcpuThread {
 
     /// The scheduler made this thread runnable (after another thread's
     /// [`HostCtx::wake_thread`]). No effect unless it sleeps.
+    /// While the sleep-time `kvm_sched_out` still runs, the wake-up takes effect when it is
+    /// done (the thread is switched out and at once back in).
     pub fn on_wake(&mut self) {
-        if self.pc == Pc::Sleeping {
-            self.pc = Pc::ScheduleReturn;
+        match self.pc {
+            Pc::Sleeping => {
+                self.pc = if self.cfg.knobs.no_sleep_put {
+                    Pc::ScheduleReturn
+                } else {
+                    Pc::ScheduleKvmSchedIn
+                };
+            }
+            Pc::ScheduleKvmSchedOut
+            | Pc::AvicVcpuPutStoreEntry {
+                via: PutVia::Schedule,
+            } => self.wake_pending = true,
+            _ => {}
         }
     }
 
@@ -1267,6 +1363,7 @@ impl VcpuThread {
         match self.pc {
             Pc::VcpuEnterGuestRequests
             | Pc::SetCurrentState
+            | Pc::CheckBlockSrcuReadLock
             | Pc::CheckBlockIrrPending
             | Pc::CheckBlockSearchIrr { .. }
             | Pc::Schedule
@@ -1362,6 +1459,7 @@ impl VcpuThread {
             // ---------------- avic_vcpu_load ----------------
             Pc::KvmArchVcpuLoad => self.load_first(ctx, LoadVia::VcpuLoad)?,
             Pc::KvmSchedIn => self.load_first(ctx, LoadVia::SchedIn)?,
+            Pc::ScheduleKvmSchedIn => self.load_first(ctx, LoadVia::ScheduleWakeup)?,
             Pc::AvicVcpuUnblocking => {
                 if self.traits.load_rule == LoadRule::AvicIsRunningFlag {
                     self.avic_is_running = true;
@@ -1434,7 +1532,7 @@ impl VcpuThread {
             Pc::VcpuEnterGuestStoreMode => {
                 ctx.mem()
                     .store_release(self.cpu, l.mode(me), IN_GUEST_MODE, FULL_MASK)?;
-                self.pc = if k.no_enter_guest_mb {
+                self.pc = if k.no_enter_mb {
                     Pc::VcpuEnterGuestCheckMode
                 } else {
                     Pc::VcpuEnterGuestMb
@@ -1523,6 +1621,12 @@ impl VcpuThread {
                 } else {
                     self.start_wake(false);
                 }
+            }
+            Pc::AvicKickTargetVcpusFastLogicalId => {
+                let addr = l.vm.log_table + 4 * u64::from(self.exit_index);
+                let w = self.ld(ctx, addr & !7)?;
+                let entry = if addr & 4 != 0 { w >> 32 } else { w } as u32;
+                self.kick_fast_target(entry & 0x1ff);
             }
             Pc::AvicKickVcpuIrrPending => {
                 self.st(ctx, l.irr_pending(self.cur), 1)?;
@@ -1699,12 +1803,13 @@ impl VcpuThread {
                 ctx.note(KvmEvent::Preempted { vcpu: me });
                 self.put_first(ctx, PutVia::SchedOut)?;
             }
+            Pc::ScheduleKvmSchedOut => self.put_first(ctx, PutVia::Schedule)?,
             Pc::AvicVcpuPutStoreEntry { via } => {
                 let e = self.entry & !IR_MASK;
                 self.st(ctx, l.vm.phys_entry(me), e)?;
                 self.shadow = e;
                 ctx.note(KvmEvent::AvicPut { vcpu: me });
-                self.put_done(via);
+                self.put_done(ctx, via);
             }
             Pc::PrepareToRcuwait => {
                 ctx.mem().store_release(
@@ -1716,12 +1821,17 @@ impl VcpuThread {
                 self.pc = Pc::SetCurrentState;
             }
             Pc::SetCurrentState => {
-                if k.no_set_current_state_mb {
+                if k.no_block_fences {
                     self.st(ctx, l.task_state(me), TASK_INTERRUPTIBLE)?;
+                    self.pc = Pc::CheckBlockIrrPending;
                 } else {
                     ctx.mem()
                         .host_xchg(self.cpu, l.task_state(me), TASK_INTERRUPTIBLE)?;
+                    self.pc = Pc::CheckBlockSrcuReadLock;
                 }
+            }
+            Pc::CheckBlockSrcuReadLock => {
+                ctx.mem().fence(self.cpu);
                 self.pc = Pc::CheckBlockIrrPending;
             }
             Pc::CheckBlockIrrPending => {
@@ -1758,9 +1868,11 @@ impl VcpuThread {
                 ctx.mem().fence(self.cpu);
                 if self.ld(ctx, l.task_state(me))? == TASK_RUNNING {
                     self.pc = Pc::SetCurrentState;
-                } else {
+                } else if k.no_sleep_put {
                     ctx.note(KvmEvent::Sleep { vcpu: me });
                     self.pc = Pc::Sleeping;
+                } else {
+                    self.pc = Pc::ScheduleKvmSchedOut;
                 }
             }
             Pc::ScheduleReturn => {
@@ -1827,6 +1939,7 @@ impl VcpuThread {
                 Pc::VcpuEnterGuestRequests
             }
             LoadVia::SchedIn => self.preempt_ret,
+            LoadVia::ScheduleWakeup => Pc::ScheduleReturn,
         };
     }
 
@@ -1840,20 +1953,25 @@ impl VcpuThread {
         };
         self.entry = e;
         if self.traits.put_skips_if_not_running && e & IR_MASK == 0 {
-            self.put_done(via);
+            self.put_done(ctx, via);
         } else if !self.traits.enable_ipiv {
             self.shadow = e & !IR_MASK;
             ctx.note(KvmEvent::AvicPut { vcpu: self.vcpu });
-            self.put_done(via);
+            self.put_done(ctx, via);
         } else {
             self.pc = Pc::AvicVcpuPutStoreEntry { via };
         }
         Ok(())
     }
 
-    fn put_done(&mut self, via: PutVia) {
+    fn put_done(&mut self, ctx: &mut dyn HostCtx, via: PutVia) {
         self.pc = match via {
             PutVia::Blocking => Pc::PrepareToRcuwait,
+            PutVia::Schedule if std::mem::take(&mut self.wake_pending) => Pc::ScheduleKvmSchedIn,
+            PutVia::Schedule => {
+                ctx.note(KvmEvent::Sleep { vcpu: self.vcpu });
+                Pc::Sleeping
+            }
             PutVia::SchedOut => match self.migrate_to.take() {
                 Some(to) => Pc::ContextSwitch { to },
                 None => Pc::KvmSchedIn,
@@ -1883,6 +2001,9 @@ impl VcpuThread {
                 }
                 NotRunningHandler::ReEmulateIcr => self.emulate_icr(ctx, true),
                 NotRunningHandler::WakeAll => self.start_targets(TargetAction::WakeUp),
+                NotRunningHandler::KickWithIrrPending if t.fast_path_518 => {
+                    self.kick_fast_518(x.index & 0x1FF)
+                }
                 NotRunningHandler::KickWithIrrPending => {
                     self.start_targets(TargetAction::KickIrrPending)
                 }
@@ -1951,6 +2072,45 @@ impl VcpuThread {
         self.after_targets = AfterTargets::Done;
         self.next = 0;
         self.next_target();
+    }
+
+    /// 5.18's `avic_kick_target_vcpus_fast` as shipped (`7223fd2d5338`, read in
+    /// `torvalds/linux@36fb3cbb`): a shorthand takes the slow loop; a physical destination
+    /// takes `apic_id = index`; an xAPIC logical one reads `avic_logical_id_table[index]`
+    /// ([`Pc::AvicKickTargetVcpusFastLogicalId`]). Then [`VcpuThread::kick_fast_target`].
+    fn kick_fast_518(&mut self, index: u16) {
+        let icr = Icr::decode(self.icr_lo, self.icr_hi);
+        if icr.shorthand != Shorthand::None {
+            return self.start_targets(TargetAction::KickIrrPending);
+        }
+        if icr.logical {
+            self.exit_index = index;
+            self.pc = Pc::AvicKickTargetVcpusFastLogicalId;
+        } else {
+            self.kick_fast_target(u32::from(index));
+        }
+    }
+
+    /// The rest of the 5.18 fast path: `kvm_get_vcpu_by_id(kvm, apic_id)` (none: slow loop),
+    /// then `if (kvm_apic_match_dest(vcpu, source, shorthand, dest, dest_mode))` that one
+    /// vCPU gets `irr_pending = true` + `svm_complete_interrupt_delivery` and the function
+    /// returns 0, so no other target is kicked; no match: the slow loop.
+    fn kick_fast_target(&mut self, apic_id: u32) {
+        let icr = Icr::decode(self.icr_lo, self.icr_hi);
+        let all = decode_targets(&icr, self.vcpu, &self.cfg);
+        match u8::try_from(apic_id) {
+            Ok(id) if id < self.cfg.n_vcpus && all.as_slice().contains(&id) => {
+                self.vector = icr.vector;
+                let mut one = Targets::default();
+                one.push(id);
+                self.targets = one;
+                self.action = TargetAction::KickIrrPending;
+                self.after_targets = AfterTargets::Done;
+                self.next = 0;
+                self.next_target();
+            }
+            _ => self.start_targets(TargetAction::KickIrrPending),
+        }
     }
 
     /// Moves to the first step for the next target, or past the loop.
@@ -2123,8 +2283,12 @@ mod tests {
             run_until(&mut th, &mut ctx, |pc| pc == Pc::Sleeping);
             assert!(!th.runnable(), "{v:?}");
             assert_eq!(th.step_name(), "schedule:sleeping");
-            // No drain: the fences of set_current_state / schedule made IR=0 global.
-            assert_eq!(ctx.mem.sb_len(0), 0, "{v:?}");
+            // The fences of set_current_state / SRCU / schedule made the blocking IR=0 global.
+            // V0-V1b's sleep-time avic_vcpu_put writes the entry once more (it has no
+            // early return); V2+ return early because IsRunning is already 0.
+            let again = matches!(v, KvmVariant::V0 | KvmVariant::V1 | KvmVariant::V1b);
+            assert_eq!(ctx.mem.sb_len(0), usize::from(again), "{v:?}");
+            ctx.drain(0);
             let l = cfg.layout;
             assert_eq!(
                 ctx.mem.peek(l.vm.phys_entry(0)).unwrap(),
@@ -2133,7 +2297,14 @@ mod tests {
             assert_eq!(ctx.mem.peek(l.wait_task(0)).unwrap(), 1);
             assert_eq!(ctx.mem.peek(l.task_state(0)).unwrap(), TASK_INTERRUPTIBLE);
             assert_eq!(ctx.mem.peek(l.mode(0)).unwrap(), OUTSIDE_GUEST_MODE);
-            let tail: Vec<_> = ctx.events.iter().rev().take(2).copied().collect();
+            let tail: Vec<_> = ctx
+                .events
+                .iter()
+                .rev()
+                .filter(|e| !matches!(e, KvmEvent::AvicPut { .. }))
+                .take(2)
+                .copied()
+                .collect();
             assert_eq!(
                 tail,
                 vec![
@@ -2151,7 +2322,7 @@ mod tests {
             ));
             // A wake-up brings it back to set_current_state.
             th.on_wake();
-            assert_eq!(th.pc(), Pc::ScheduleReturn);
+            assert_eq!(th.pc(), Pc::ScheduleKvmSchedIn);
         }
     }
 
@@ -2191,8 +2362,16 @@ mod tests {
     /// Explores every interleaving of the blocking thread's steps with drains of its store
     /// buffer, from the HLT exit to `schedule()`. Returns whether some order has an IRR
     /// register load happen while the table entry in global memory still says IsRunning=1.
-    fn irr_read_before_ir_clear_visible(knobs: Knobs) -> bool {
-        fn go(th: &VcpuThread, ctx: &Fake, cfg: &KvmConfig, paths: &mut usize) -> bool {
+    /// `plain_scs`: `set_current_state` as a plain store, SRCU's fence B kept (no knob does
+    /// that; it isolates what fence B does).
+    fn irr_read_before_ir_clear_visible(knobs: Knobs, plain_scs: bool) -> bool {
+        fn go(
+            th: &VcpuThread,
+            ctx: &Fake,
+            cfg: &KvmConfig,
+            plain_scs: bool,
+            paths: &mut usize,
+        ) -> bool {
             if matches!(th.pc(), Pc::Sleeping | Pc::FinishRcuwait) {
                 *paths += 1;
                 return false;
@@ -2202,7 +2381,7 @@ mod tests {
             if ctx.mem.sb_len(0) > 0 {
                 let mut c = ctx.clone();
                 c.mem.drain_one(0);
-                found |= go(th, &c, cfg, paths);
+                found |= go(th, &c, cfg, plain_scs, paths);
             }
             let mut t = th.clone();
             let mut c = ctx.clone();
@@ -2214,8 +2393,16 @@ mod tests {
                     found = true;
                 }
             }
-            t.step(&mut c).unwrap();
-            found |= go(&t, &c, cfg, paths);
+            if plain_scs && t.pc() == Pc::SetCurrentState {
+                let a = cfg.layout.task_state(0);
+                c.mem
+                    .host_store(0, a, TASK_INTERRUPTIBLE, FULL_MASK)
+                    .unwrap();
+                t.pc = Pc::CheckBlockSrcuReadLock;
+            } else {
+                t.step(&mut c).unwrap();
+            }
+            found |= go(&t, &c, cfg, plain_scs, paths);
             found
         }
         let cfg = KvmConfig::new(KvmVariant::V2, 1).with_knobs(knobs);
@@ -2227,7 +2414,7 @@ mod tests {
         ctx.drain(0);
         assert_eq!(th.pc(), Pc::AvicVcpuBlocking);
         let mut paths = 0;
-        let found = go(&th, &ctx, &cfg, &mut paths);
+        let found = go(&th, &ctx, &cfg, plain_scs, &mut paths);
         assert!(paths > 1);
         found
     }
@@ -2235,11 +2422,26 @@ mod tests {
     #[test]
     fn litmus_set_current_state_mb_orders_ir_clear_before_irr_read() {
         let knob = Knobs {
-            no_set_current_state_mb: true,
+            no_block_fences: true,
             ..Knobs::default()
         };
-        assert!(irr_read_before_ir_clear_visible(knob));
-        assert!(!irr_read_before_ir_clear_visible(Knobs::default()));
+        assert!(irr_read_before_ir_clear_visible(knob, false));
+        assert!(!irr_read_before_ir_clear_visible(Knobs::default(), false));
+    }
+
+    /// SRCU's `smp_mb(); /* B */` in `kvm_vcpu_check_block`'s `srcu_read_lock` alone orders
+    /// the blocking IsRunning=0 store before the vIRR read: with `set_current_state` as a plain
+    /// store the store-buffering outcome is still impossible; with `no-block-fences` (both
+    /// fences gone) it is possible.
+    #[test]
+    fn litmus_srcu_read_lock_mb_orders_ir_clear_before_irr_read() {
+        assert!(!irr_read_before_ir_clear_visible(Knobs::default(), true));
+        let knob = Knobs {
+            no_block_fences: true,
+            ..Knobs::default()
+        };
+        // The knob makes set_current_state plain and skips B.
+        assert!(irr_read_before_ir_clear_visible(knob, false));
     }
 
     /// vCPU 1 blocked (IR=0, waiting, TASK_INTERRUPTIBLE, `irr_pending` as given); vCPU 0
@@ -2358,7 +2560,7 @@ mod tests {
         run_until(&mut th, &mut ctx, |pc| pc == Pc::Schedule);
         ctx.drain(0);
         let e = ctx.mem.peek(cfg.layout.vm.phys_entry(0)).unwrap();
-        th.step(&mut ctx).unwrap();
+        run_until(&mut th, &mut ctx, |pc| pc == Pc::Sleeping);
         (e, ctx, th)
     }
 
@@ -2379,8 +2581,118 @@ mod tests {
             vcpu: 0,
             is_running: true
         }));
-        // The C2 bug: asleep with IsRunning=1.
+        // The C2 bug: IsRunning=1 after the last vIRR check, until schedule()'s
+        // kvm_sched_out clears it again (through the store buffer).
         assert!(th.sleeping());
+        assert_eq!(ctx.mem.sb_len(0), 1);
+        let mut ctx = ctx;
+        ctx.drain(0);
+        let l = cfg.layout;
+        assert_eq!(
+            ctx.mem.peek(l.vm.phys_entry(0)).unwrap(),
+            entry(&cfg, 0, false, 0)
+        );
+
+        // Without the sleep-time put (the model before issue 14): asleep with IsRunning=1.
+        let (_, mut ctx, th) = preempted_in_wait_loop(Knobs {
+            unconditional_running_on_load: true,
+            no_sleep_put: true,
+            ..Knobs::default()
+        });
+        assert!(th.sleeping());
+        ctx.drain(0);
+        assert_eq!(
+            ctx.mem.peek(l.vm.phys_entry(0)).unwrap(),
+            entry(&cfg, 0, true, 0)
+        );
+    }
+
+    /// C2b at the step level (V2, V3, V3-fast): preempted right after `avic_vcpu_blocking`,
+    /// `kvm_sched_in` finds `wait.task` still NULL and sets IsRunning=1; the vIRR check finds
+    /// nothing; `schedule()`'s `kvm_sched_out` → `avic_vcpu_put` clears IsRunning again (a
+    /// buffered store), so the vCPU sleeps with IsRunning=0 once it drains. With
+    /// [`Knobs::no_sleep_put`] it sleeps with IsRunning=1. The wake-up runs `kvm_sched_in`,
+    /// which returns early while blocking (`af52f5aa5c1b`).
+    #[test]
+    fn sleep_time_put_clears_is_running_after_the_c2b_preemption() {
+        for (v, no_sleep_put) in [
+            (KvmVariant::V2, false),
+            (KvmVariant::V3, false),
+            (KvmVariant::V3Fast, false),
+            (KvmVariant::V3, true),
+        ] {
+            let knobs = Knobs {
+                no_sleep_put,
+                ..Knobs::default()
+            };
+            let cfg = KvmConfig::new(v, 1).with_knobs(knobs);
+            let l = cfg.layout;
+            let mut ctx = Fake::new(&cfg);
+            let mut th = in_guest(&cfg, &mut ctx, 0);
+            th.on_exit(GuestExit::Hlt);
+            run_until(&mut th, &mut ctx, |pc| pc == Pc::PrepareToRcuwait);
+            assert!(th.preemptible(), "{v:?}: the C2b window");
+            assert!(th.preempt());
+            run_until(&mut th, &mut ctx, |pc| pc == Pc::PrepareToRcuwait);
+            ctx.drain(0);
+            assert_eq!(
+                ctx.mem.peek(l.vm.phys_entry(0)).unwrap(),
+                entry(&cfg, 0, true, 0)
+            );
+            run_until(&mut th, &mut ctx, |pc| pc == Pc::Sleeping);
+            ctx.drain(0);
+            assert_eq!(
+                ctx.mem.peek(l.vm.phys_entry(0)).unwrap(),
+                entry(&cfg, 0, no_sleep_put, 0),
+                "{v:?} no_sleep_put={no_sleep_put}"
+            );
+            // Woken: kvm_sched_in returns early (blocking), the loop re-checks.
+            ctx.mem.poke(l.task_state(0), TASK_RUNNING).unwrap();
+            th.on_wake();
+            let want = if no_sleep_put {
+                Pc::ScheduleReturn
+            } else {
+                Pc::ScheduleKvmSchedIn
+            };
+            assert_eq!(th.pc(), want);
+            run_until(&mut th, &mut ctx, |pc| pc == Pc::SetCurrentState);
+            if !no_sleep_put {
+                assert_eq!(
+                    ctx.events.last(),
+                    Some(&KvmEvent::Woken { vcpu: 0 }),
+                    "{v:?}"
+                );
+                assert!(ctx.events.contains(&KvmEvent::AvicLoadSkipped { vcpu: 0 }));
+            }
+        }
+        // V4: not preemptible there (18869f26df1a).
+        let cfg = KvmConfig::new(KvmVariant::V4, 1);
+        let mut ctx = Fake::new(&cfg);
+        let mut th = in_guest(&cfg, &mut ctx, 0);
+        th.on_exit(GuestExit::Hlt);
+        run_until(&mut th, &mut ctx, |pc| pc == Pc::PrepareToRcuwait);
+        assert!(!th.preemptible());
+    }
+
+    /// A wake-up that lands while the sleep-time `kvm_sched_out` runs is not lost.
+    #[test]
+    fn wake_during_the_sleep_time_sched_out_is_kept() {
+        let cfg = KvmConfig::new(KvmVariant::V0, 1);
+        let l = cfg.layout;
+        let mut ctx = Fake::new(&cfg);
+        let mut th = in_guest(&cfg, &mut ctx, 0);
+        th.on_exit(GuestExit::Hlt);
+        run_until(&mut th, &mut ctx, |pc| pc == Pc::ScheduleKvmSchedOut);
+        assert!(th.wakeable() && !th.sleeping());
+        ctx.mem.poke(l.task_state(0), TASK_RUNNING).unwrap();
+        th.on_wake();
+        run_until(&mut th, &mut ctx, |pc| {
+            pc != Pc::AvicVcpuPutStoreEntry {
+                via: PutVia::Schedule,
+            }
+        });
+        run_until(&mut th, &mut ctx, |pc| pc == Pc::SetCurrentState);
+        assert!(!ctx.events.contains(&KvmEvent::Sleep { vcpu: 0 }));
     }
 
     #[test]
@@ -2400,8 +2712,12 @@ mod tests {
                 NotRunningHandler::KickWithIrrPending,
                 NotRunningHandler::KickWithIrrPending,
                 NotRunningHandler::KickWithIrrPending,
+                NotRunningHandler::KickWithIrrPending,
             ]
         );
+        assert!(V3Fast.traits().fast_path_518 && !V3.traits().fast_path_518);
+        assert!(!V4.traits().fast_path_518 && !V3Fast.traits().rewrite_icr);
+        assert!(V3Fast.traits().preemptible_block_hooks);
         assert_eq!(
             V1b.traits().not_running_delivery,
             NotRunningDelivery::KickWithRequest

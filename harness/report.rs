@@ -65,9 +65,10 @@ pub struct KvmRow {
 const NO_KNOBS: Knobs = Knobs {
     unconditional_running_on_load: false,
     no_irr_pending_update: false,
-    no_set_current_state_mb: false,
+    no_block_fences: false,
     no_wake_up_mb: false,
-    no_enter_guest_mb: false,
+    no_enter_mb: false,
+    no_sleep_put: false,
     stale_cpu_on_unblock: false,
 };
 
@@ -79,27 +80,29 @@ const fn plain(name: &'static str, variant: KvmVariant) -> KvmRow {
     }
 }
 
-/// The KVM rows: the seven generations, then V4 with one barrier removed each. The ablations
-/// sit on V4, not V3: the bundled scenario lets the target be preempted in its blocking path,
-/// and V3 already loses a wake-up there (C2b), which would mask what a barrier does.
-pub const KVM_ROWS: [KvmRow; 10] = [
+/// The KVM rows: the eight generations (V3-fast is 5.18 as shipped), then V4 with one of the
+/// kernel's barriers removed each, named after the knob. The ablations sit on V4, not V3: the
+/// bundled scenario lets the target be preempted in its blocking path, and V3's C2b window
+/// would mask what a barrier does.
+pub const KVM_ROWS: [KvmRow; 11] = [
     plain("V0", KvmVariant::V0),
     plain("V1", KvmVariant::V1),
     plain("V1b", KvmVariant::V1b),
     plain("V2", KvmVariant::V2),
     plain("V3", KvmVariant::V3),
+    plain("V3-fast", KvmVariant::V3Fast),
     plain("V4", KvmVariant::V4),
     plain("V5", KvmVariant::V5),
     KvmRow {
-        name: "V4-no-scmb",
+        name: "V4-no-block-fences",
         variant: KvmVariant::V4,
         knobs: Knobs {
-            no_set_current_state_mb: true,
+            no_block_fences: true,
             ..NO_KNOBS
         },
     },
     KvmRow {
-        name: "V4-no-wakemb",
+        name: "V4-no-wake-up-mb",
         variant: KvmVariant::V4,
         knobs: Knobs {
             no_wake_up_mb: true,
@@ -107,10 +110,10 @@ pub const KVM_ROWS: [KvmRow; 10] = [
         },
     },
     KvmRow {
-        name: "V4-no-entermb",
+        name: "V4-no-enter-mb",
         variant: KvmVariant::V4,
         knobs: Knobs {
-            no_enter_guest_mb: true,
+            no_enter_mb: true,
             ..NO_KNOBS
         },
     },
@@ -118,7 +121,7 @@ pub const KVM_ROWS: [KvmRow; 10] = [
 
 /// The scenarios of `scenarios/`, bundled into the build: (name, file, text). Every file of
 /// `scenarios/` is here (`tb/scenarios.rs` checks it); docs/scenarios.md describes them.
-pub const BUNDLED: [(&str, &str, &str); 14] = [
+pub const BUNDLED: [(&str, &str, &str); 16] = [
     (
         "seed",
         "scenarios/seed.toml",
@@ -153,6 +156,16 @@ pub const BUNDLED: [(&str, &str, &str); 14] = [
         "two-senders",
         "scenarios/two-senders.toml",
         include_str!("../scenarios/two-senders.toml"),
+    ),
+    (
+        "c2b-window",
+        "scenarios/c2b-window.toml",
+        include_str!("../scenarios/c2b-window.toml"),
+    ),
+    (
+        "fast-path-broadcast",
+        "scenarios/fast-path-broadcast.toml",
+        include_str!("../scenarios/fast-path-broadcast.toml"),
     ),
     (
         "migration",
@@ -218,9 +231,31 @@ pub fn hw_variant(name: &str) -> Option<HwVariant> {
     hw_variants().into_iter().find(|h| h.name == name)
 }
 
-/// The KVM row called `name`.
+/// Rows renamed in issue 14 (after the barrier each removes in the kernel): (old, new).
+pub const RENAMED_ROWS: [(&str, &str); 3] = [
+    ("V4-no-scmb", "V4-no-block-fences"),
+    ("V4-no-wakemb", "V4-no-wake-up-mb"),
+    ("V4-no-entermb", "V4-no-enter-mb"),
+];
+
+/// The new name of a renamed row (`"V4-no-scmb"` → `"V4-no-block-fences"`).
+pub fn renamed_row(old: &str) -> Option<&'static str> {
+    RENAMED_ROWS
+        .iter()
+        .find(|(o, _)| *o == old)
+        .map(|(_, n)| *n)
+}
+
+/// The KVM row called `name`. An old name of [`RENAMED_ROWS`] (a replay file or a
+/// `--kvm` list written before the rename) still resolves, and this prints
+/// `warning: KVM row `OLD` is now called `NEW`` on stderr.
 pub fn kvm_row(name: &str) -> Option<KvmRow> {
-    KVM_ROWS.iter().copied().find(|k| k.name == name)
+    let found = |n: &str| KVM_ROWS.iter().copied().find(|k| k.name == n);
+    found(name).or_else(|| {
+        let new = renamed_row(name)?;
+        eprintln!("warning: KVM row `{name}` is now called `{new}`");
+        found(new)
+    })
 }
 
 /// The invariant whose report name is `name`.
@@ -1204,7 +1239,7 @@ mod tests {
             scenario: "seed".into(),
             base: load_scenario("seed").unwrap().scenario,
             hw: hw_variant("stale").unwrap(),
-            kvm: kvm_row("V4-no-scmb").unwrap(),
+            kvm: kvm_row("V4-no-block-fences").unwrap(),
             ranks: vec![0, 0, 3, 1],
             expect: Expect {
                 invariant: Invariant::LostWakeup,
@@ -1245,7 +1280,7 @@ mod tests {
         let text = sample().render().replace("expect", "expcet");
         let e = Replay::parse("f", &text).unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (6, "expcet"));
-        let text = sample().render().replace("kvm V4-no-scmb\n", "");
+        let text = sample().render().replace("kvm V4-no-block-fences\n", "");
         let e = Replay::parse("f", &text).unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (6, "kvm"));
         let e = Replay::parse("f", "avic-cosim-replay 9\n").unwrap_err();

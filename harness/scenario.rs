@@ -12,9 +12,11 @@
 //! # stale_isrun, validate_first, latch_doorbell
 //!
 //! [kvm]
-//! variant = "V3"        # V0 V1 V1b V2 V3 V4 V5
-//! knobs = []            # running-on-load, no-irr-pending, no-set-current-state-mb,
-//!                       # no-wake-up-mb, no-enter-guest-mb, stale-cpu-on-unblock
+//! variant = "V3"        # V0 V1 V1b V2 V3 V3-fast V4 V5
+//! knobs = []            # running-on-load, no-irr-pending, no-block-fences,
+//!                       # no-wake-up-mb, no-enter-mb, no-sleep-put, stale-cpu-on-unblock
+//!                       # (old names no-set-current-state-mb, no-enter-guest-mb still load,
+//!                       # with a warning naming the new one)
 //!
 //! [apic]                # the guests' logical destination model (DFR)
 //! logical_model = "flat"  # flat: vCPU i has logical ID 1 << i; cluster: (cluster << 4) | 1 << i
@@ -99,6 +101,9 @@ pub enum ScenarioError {
 /// A parsed scenario file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioFile {
+    /// Warnings about old spellings ([`RENAMED_KNOBS`]); [`parse`] also prints each on
+    /// stderr when it loads the file.
+    pub warnings: Vec<String>,
     /// Name (from the file, else its stem).
     pub name: String,
     /// One-line description.
@@ -178,7 +183,14 @@ struct RawKvm {
     #[serde(deserialize_with = "kvm_variant")]
     variant: KvmVariant,
     #[serde(default, deserialize_with = "knobs")]
+    knobs: KnobList,
+}
+
+/// Knobs as read, with the renamed ones that were spelled the old way.
+#[derive(Default)]
+struct KnobList {
     knobs: Knobs,
+    renamed: Vec<(&'static str, &'static str)>,
 }
 
 #[derive(Deserialize)]
@@ -383,24 +395,47 @@ fn kvm_variant<'de, D: Deserializer<'de>>(d: D) -> Result<KvmVariant, D::Error> 
 }
 
 /// Named KVM bug knobs.
-pub const KNOBS: [&str; 6] = [
+pub const KNOBS: [&str; 7] = [
     "running-on-load",
     "no-irr-pending",
-    "no-set-current-state-mb",
+    "no-block-fences",
     "no-wake-up-mb",
-    "no-enter-guest-mb",
+    "no-enter-mb",
+    "no-sleep-put",
     "stale-cpu-on-unblock",
 ];
 
-fn knobs<'de, D: Deserializer<'de>>(d: D) -> Result<Knobs, D::Error> {
-    let mut k = Knobs::default();
+/// Knobs renamed in issue 14 (after what they remove in the kernel): (old, new). The old
+/// name of `no-block-fences` removed only `set_current_state`'s barrier; the kernel has a
+/// second full fence there (SRCU's), and the knob now removes both.
+pub const RENAMED_KNOBS: [(&str, &str); 2] = [
+    ("no-set-current-state-mb", "no-block-fences"),
+    ("no-enter-guest-mb", "no-enter-mb"),
+];
+
+/// The warning for a knob spelled the old way.
+pub fn renamed_knob_warning(file: &str, old: &str, new: &str) -> String {
+    format!("warning: {file}: knob `{old}` is now called `{new}`")
+}
+
+fn knobs<'de, D: Deserializer<'de>>(d: D) -> Result<KnobList, D::Error> {
+    let mut list = KnobList::default();
+    let k = &mut list.knobs;
     for name in Vec::<String>::deserialize(d)? {
+        let name = match RENAMED_KNOBS.iter().find(|(o, _)| *o == name) {
+            Some(&(old, new)) => {
+                list.renamed.push((old, new));
+                new.to_string()
+            }
+            None => name,
+        };
         let flag = match name.as_str() {
             "running-on-load" => &mut k.unconditional_running_on_load,
             "no-irr-pending" => &mut k.no_irr_pending_update,
-            "no-set-current-state-mb" => &mut k.no_set_current_state_mb,
+            "no-block-fences" => &mut k.no_block_fences,
             "no-wake-up-mb" => &mut k.no_wake_up_mb,
-            "no-enter-guest-mb" => &mut k.no_enter_guest_mb,
+            "no-enter-mb" => &mut k.no_enter_mb,
+            "no-sleep-put" => &mut k.no_sleep_put,
             "stale-cpu-on-unblock" => &mut k.stale_cpu_on_unblock,
             other => {
                 return Err(de::Error::custom(format!(
@@ -411,7 +446,7 @@ fn knobs<'de, D: Deserializer<'de>>(d: D) -> Result<Knobs, D::Error> {
         };
         *flag = true;
     }
-    Ok(k)
+    Ok(list)
 }
 
 fn invariants<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Invariant>, D::Error> {
@@ -542,7 +577,9 @@ fn line_col(text: &str, span: Option<Range<usize>>) -> (usize, usize) {
     (line, column)
 }
 
-/// Parses scenario text; `file` names it in errors.
+/// Parses scenario text; `file` names it in errors. A knob spelled the old way
+/// ([`RENAMED_KNOBS`]) loads as the new one, with a warning in [`ScenarioFile::warnings`]
+/// that is also printed on stderr.
 pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
     let raw: Raw = toml::from_str(text).map_err(|e| {
         let (line, column) = line_col(text, e.span());
@@ -583,7 +620,7 @@ pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
     }
     let mut sc = Scenario::new(n as u8, raw.kvm.variant)
         .hw(hw)
-        .knobs(raw.kvm.knobs);
+        .knobs(raw.kvm.knobs.knobs);
     sc.max_cycles = raw.bounds.max_cycles;
     if raw.apic.logical_model == Some(true) {
         sc.kvm = sc.kvm.with_cluster(raw.apic.cluster.unwrap_or(0));
@@ -640,7 +677,18 @@ pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("scenario");
+    let warnings: Vec<String> = raw
+        .kvm
+        .knobs
+        .renamed
+        .iter()
+        .map(|(old, new)| renamed_knob_warning(file, old, new))
+        .collect();
+    for w in &warnings {
+        eprintln!("{w}");
+    }
     Ok(ScenarioFile {
+        warnings,
         name: raw.name.unwrap_or_else(|| stem.to_string()),
         description: raw.description,
         hw_name,

@@ -1635,7 +1635,7 @@ impl World {
                 }
                 for w in 0..self.threads.len() {
                     if std::mem::take(&mut self.wake[w]) {
-                        if self.threads[w].sleeping() {
+                        if self.threads[w].wakeable() {
                             self.touch(Res::Vcpu(w as u8), true);
                         }
                         self.threads[w].on_wake();
@@ -1749,7 +1749,7 @@ impl World {
         } else {
             mem.host_xchg(cpu, layout.task_state(v), TASK_RUNNING)
                 .map_err(err)?;
-            if self.threads[vi].sleeping() {
+            if self.threads[vi].wakeable() {
                 self.touch(Res::Vcpu(v), true);
             }
             self.threads[vi].on_wake();

@@ -19,7 +19,7 @@ fn message(text: &str) -> String {
 #[case::wrong_type("wrong type", ("timer = true", "timer = \"yes\""), "s.toml:21:9: invalid type: string \"yes\", expected a boolean")]
 #[case::version("unsupported version", ("version = 1", "version = 7"), "s.toml:6:11: unsupported scenario version 7; this build reads version 1")]
 #[case::hw_variant("unknown hardware variant", ("variant = \"apm\"", "variant = \"fast\""), "s.toml:11:11: unknown hardware variant `fast`, expected one of: apm, split-irr")]
-#[case::kvm_variant("unknown KVM variant", ("variant = \"V3\"", "variant = \"V6\""), "s.toml:14:11: unknown KVM variant `V6`, expected one of: V0, V1, V1b, V2, V3, V4, V5")]
+#[case::kvm_variant("unknown KVM variant", ("variant = \"V3\"", "variant = \"V6\""), "s.toml:14:11: unknown KVM variant `V6`, expected one of: V0, V1, V1b, V2, V3, V3-fast, V4, V5")]
 #[case::knob("unknown knob", ("variant = \"V3\"", "variant = \"V3\"\nknobs = [\"no-mb\"]"), "s.toml:15:9: unknown knob `no-mb`, expected one of: running-on-load")]
 #[case::vector_range("vector out of range", ("vector = 0x40", "vector = 0x140"), "s.toml:17:36: invalid value: integer `320`, expected u8")]
 #[case::step("unknown program step", ("program = [\"halt\"]", "program = [\"sleep\"]"), "s.toml:20:11: unknown step `sleep`")]

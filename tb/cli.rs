@@ -91,7 +91,9 @@ fn matrix_with_dpor_has_the_verdicts_of_the_enumeration() {
         .unwrap()
         .map(|f| f.unwrap().path())
         .collect();
-    assert_eq!(files.len(), 5, "{files:?}");
+    // apm V1, in-flight V1, V3, V4. apm V3 holds within bound 2 since the sleep-time
+    // kvm_sched_out clears IsRunning (issue 14; C2b needs bound 3 on the seed).
+    assert_eq!(files.len(), 4, "{files:?}");
     for f in files {
         let o = cosim(&["replay", f.to_str().unwrap()]);
         assert_eq!(code(&o), 1, "{}", text(&o.stdout));

@@ -370,6 +370,21 @@ pub(crate) fn all_steps() -> Vec<Pc> {
     ]);
     v.extend((0..4).map(|to| Pc::ContextSwitch { to }));
     v.extend(LOAD_VIAS.map(|via| Pc::KvmArchVcpuLoadSetCpu { via }));
+    // Added with the sleep-time context switch and SRCU's fence (issue 14), appended so that
+    // the older codes keep their values.
+    let wake = LoadVia::ScheduleWakeup;
+    v.extend([
+        Pc::AvicVcpuLoadEntry { via: wake },
+        Pc::AvicVcpuLoadStoreEntry { via: wake },
+        Pc::KvmArchVcpuLoadSetCpu { via: wake },
+        Pc::AvicVcpuPutStoreEntry {
+            via: PutVia::Schedule,
+        },
+        Pc::CheckBlockSrcuReadLock,
+        Pc::ScheduleKvmSchedOut,
+        Pc::ScheduleKvmSchedIn,
+        Pc::AvicKickTargetVcpusFastLogicalId,
+    ]);
     v
 }
 
@@ -381,12 +396,25 @@ pub(crate) fn step_code(pc: Pc) -> u8 {
         LoadVia::VcpuLoad => 0,
         LoadVia::Unblocking => 1,
         LoadVia::SchedIn => 2,
+        LoadVia::ScheduleWakeup => 3,
     };
     let via_p = |via: PutVia| match via {
         PutVia::Blocking => 0,
         PutVia::SchedOut => 1,
+        PutVia::Schedule => 2,
     };
+    let wake = LoadVia::ScheduleWakeup;
     match pc {
+        Pc::AvicVcpuLoadEntry { via } if via == wake => 69,
+        Pc::AvicVcpuLoadStoreEntry { via } if via == wake => 70,
+        Pc::KvmArchVcpuLoadSetCpu { via } if via == wake => 71,
+        Pc::AvicVcpuPutStoreEntry {
+            via: PutVia::Schedule,
+        } => 72,
+        Pc::CheckBlockSrcuReadLock => 73,
+        Pc::ScheduleKvmSchedOut => 74,
+        Pc::ScheduleKvmSchedIn => 75,
+        Pc::AvicKickTargetVcpusFastLogicalId => 76,
         Pc::KvmArchVcpuLoad => 1,
         Pc::AvicVcpuLoadEntry { via } => 2 + via_l(via),
         Pc::AvicVcpuLoadStoreEntry { via } => 5 + via_l(via),
@@ -450,10 +478,12 @@ pub(crate) fn step_label(pc: Pc) -> String {
         LoadVia::VcpuLoad => "vcpu_load",
         LoadVia::Unblocking => "unblocking",
         LoadVia::SchedIn => "sched_in",
+        LoadVia::ScheduleWakeup => "schedule",
     };
     let via_p = |via: PutVia| match via {
         PutVia::Blocking => "blocking",
         PutVia::SchedOut => "sched_out",
+        PutVia::Schedule => "schedule",
     };
     match pc {
         Pc::AvicVcpuLoadEntry { via }
