@@ -3,12 +3,13 @@
 //! diff in review (`docs/verification.md`).
 //!
 //! The format: `#` comment lines (the first one says what the columns are and how to
-//! regenerate), then one line per cell in matrix order, columns separated by single tabs:
+//! regenerate), then one line per cell in matrix order, columns separated by single tabs
+//! (shown as spaces here):
 //!
 //! ```text
 //! # golden matrix of scenario seed: hardware kvm verdict invariant vcpu vector searched; regenerate with make golden
-//! apm	V0	holds	-	-	-	complete within bound 2
-//! apm	V1	violated	no-duplicate-ipi	1	0x40	found
+//! apm  V0  holds  -  -  -  complete within bound 2
+//! apm  V1  violated  no-duplicate-ipi  1  0x40  found
 //! ```
 //!
 //! - verdict: `holds`, `violated` or `partial` (see [`GoldenVerdict`]);
