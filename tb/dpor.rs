@@ -179,7 +179,11 @@ fn bounded_dpor_is_complete_on_every_cell_of_the_seed() {
         .into_iter()
         .flat_map(|hw| KVM_ROWS.iter().map(move |k| (hw, *k)))
         .collect();
-    assert_eq!(cells.len(), 7 * KVM_ROWS.len(), "every hardware row x every KVM row");
+    assert_eq!(
+        cells.len(),
+        7 * KVM_ROWS.len(),
+        "every hardware row x every KVM row"
+    );
     let verdict = |c: &str| c.split('|').next().unwrap().to_string();
     let failures: Vec<String> = cells
         .par_iter()

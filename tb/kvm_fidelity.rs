@@ -183,9 +183,11 @@ fn no_block_fences_loses_a_wakeup_where_v4_holds() {
     .or_else(|| bounded_exhaustive(&nb, 2, 200_000).unwrap().violation)
     .expect("lost wake-up without the block fences");
     let v = found.violation().unwrap();
-    assert_eq!(
-        (v.invariant, v.vcpu, v.vector),
-        (Invariant::LostWakeup, 1, 0x40)
+    // The lost wake-up names the highest pending vector: the timer's when it fired too.
+    assert_eq!((v.invariant, v.vcpu), (Invariant::LostWakeup, 1), "{v}");
+    assert!(
+        v.vector == 0x40 || v.vector == avic_cosim::world::TIMER_VECTOR,
+        "{v}"
     );
 }
 
