@@ -50,13 +50,13 @@ impl GoldenVerdict {
         }
     }
 
-    /// The verdict of `c`. `partial` is defined here as: no violation and at least one run that
-    /// reached the cycle limit without quiescence.
+    /// The verdict of `c`, as [`Cell::verdict`] defines it (a cell with runs cut at the cycle
+    /// limit, or whose bounded search did not complete, is `partial`).
     pub fn of(c: &Cell) -> Self {
-        match (&c.violation, c.bounded_runs) {
-            (Some(_), _) => GoldenVerdict::Violated,
-            (None, 0) => GoldenVerdict::Holds,
-            (None, _) => GoldenVerdict::Partial,
+        match c.verdict() {
+            "violated" => GoldenVerdict::Violated,
+            "holds" => GoldenVerdict::Holds,
+            _ => GoldenVerdict::Partial,
         }
     }
 }
