@@ -421,6 +421,18 @@ impl Fate {
     pub fn killed(&self) -> bool {
         !matches!(self, Fate::Survived)
     }
+
+    /// Killed by a verdict that flipped (holds, partial, violated) or by an error, not only by
+    /// another violation found first in a cell that was violated anyway: the stronger evidence.
+    pub fn flipped(&self) -> bool {
+        match self {
+            Fate::Killed {
+                expected, actual, ..
+            } => expected.verdict != actual.verdict,
+            Fate::Error { .. } => true,
+            Fate::Survived => false,
+        }
+    }
 }
 
 /// The result of one mutant.
@@ -598,6 +610,9 @@ pub struct Score {
     pub equivalent: usize,
     /// Of those, killed (wrongly listed).
     pub equivalent_killed: usize,
+    /// Killed mutants whose first differing cell flipped its verdict (or that failed with an
+    /// error); the others changed which violation a violated cell found first.
+    pub flipped: usize,
 }
 
 impl Score {
@@ -609,6 +624,7 @@ impl Score {
             total: outs.iter().filter(|o| !eq(o)).count(),
             equivalent: outs.iter().filter(eq).count(),
             equivalent_killed: outs.iter().filter(|o| eq(o) && o.fate.killed()).count(),
+            flipped: outs.iter().filter(|o| !eq(o) && o.fate.flipped()).count(),
         }
     }
 
@@ -625,11 +641,14 @@ impl Score {
             String::new()
         };
         format!(
-            "score: {}/{} killed ({} equivalent{wrong}, argued in {}) in {seconds:.0} s",
+            "score: {}/{} killed ({} equivalent{wrong}, argued in {}) in {seconds:.0} s; {} of the \
+             kills flipped a verdict or failed with an error at the first differing cell, the \
+             others changed which violation an already violated cell found first",
             self.killed,
             self.total,
             self.equivalent,
-            list.display()
+            list.display(),
+            self.flipped
         )
     }
 }
