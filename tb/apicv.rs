@@ -157,10 +157,14 @@ fn avic_off_vmrun_does_not_scan() {
     d.run(2).unwrap();
     vmrun(&mut d, 1, true);
     d.run(80).unwrap();
-    assert!(d
-        .events()
-        .iter()
-        .any(|e| matches!(e, DutEvent::Interrupt { core: 1, vector: 0x41, .. })));
+    assert!(d.events().iter().any(|e| matches!(
+        e,
+        DutEvent::Interrupt {
+            core: 1,
+            vector: 0x41,
+            ..
+        }
+    )));
     assert_eq!(d.mem.peek(irr).unwrap(), 0);
 }
 
