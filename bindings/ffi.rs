@@ -33,6 +33,10 @@ pub mod ffi {
     pub struct CoreIn {
         pub guest_mode: bool,
         pub vmrun: bool,
+        /// Port contract v2: drives `avic_en_i` low (AVIC off for the guest entered; taken
+        /// at VMRUN). Inverted so that the default, `false`, is the v1 behaviour (AVIC on); a
+        /// design without `avic_en_i` ignores it (`bindings/model_impl.h`).
+        pub avic_off: bool,
         pub self_idx: u8,
         pub backing: u64,
         pub ldr_cluster: bool,

@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "verilated.h"
 #include "responder.h"
@@ -26,6 +27,7 @@ namespace avic {
 namespace impl {
 
 constexpr unsigned kCores = 4;
+
 constexpr unsigned kPorts = 3;
 
 // Packed-array field access. Verilator stores ports of up to 64 bits as integers and wider
@@ -58,6 +60,24 @@ inline void set_bits(VlWide<W>& v, unsigned lsb, unsigned width, uint64_t x) {
     const uint32_t m = (n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1)) << off;
     v[w] = (v[w] & ~m) | (static_cast<uint32_t>((x >> done) << off) & m);
     done += n;
+  }
+}
+
+// Port contract v2 (docs/port-contract.md): `avic_en_i` is optional. A top without it (a v1
+// design) is driven as if the input were tied to 1: CoreIn::avic_off is then ignored.
+template <typename T, typename = void>
+struct HasAvicEn : std::false_type {};
+template <typename T>
+struct HasAvicEn<T, std::void_t<decltype(std::declval<T&>().avic_en_i)>> : std::true_type {};
+
+template <typename V>
+inline void set_avic_en(V& t, unsigned c, bool off) {
+  if constexpr (HasAvicEn<V>::value) {
+    set_bits(t.avic_en_i, c, 1, off ? 0 : 1);
+  } else {
+    (void)t;
+    (void)c;
+    (void)off;
   }
 }
 
@@ -253,6 +273,7 @@ private:
       const CoreIn& ci = in.core[c];
       set_bits(t.guest_mode_i, c, 1, ci.guest_mode);
       set_bits(t.vmrun_i, c, 1, ci.vmrun);
+      set_avic_en(t, c, ci.avic_off);
       set_bits(t.self_idx_i, c * 8, 8, ci.self_idx);
       set_bits(t.backing_i, c * 64, 64, ci.backing);
       set_bits(t.ldr_cluster_i, c, 1, ci.ldr_cluster);

@@ -2021,7 +2021,7 @@ impl World {
                 let vector = reg << 5 | b;
                 let ev = if posts & 1 << b != 0 {
                     Obs::Posted {
-                        cycle: cycle,
+                        cycle,
                         target: t,
                         vector,
                         sender,
@@ -2030,7 +2030,7 @@ impl World {
                     }
                 } else if stray & 1 << b != 0 {
                     Obs::Stray {
-                        cycle: cycle,
+                        cycle,
                         target: t,
                         vector,
                         by: w.agent,

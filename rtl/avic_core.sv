@@ -20,6 +20,7 @@ module avic_core
 
   input  logic        guest_mode_i,
   input  logic        vmrun_i,
+  input  logic        avic_en_i,             // AVIC enable of the guest entered, taken at VMRUN
   input  logic [7:0]  self_idx_i,
   input  logic [63:0] backing_i,
   input  logic        ldr_cluster_i,
@@ -41,6 +42,7 @@ module avic_core
 
   output logic        busy_o,
   output logic        exit_valid_o,
+  output logic [11:0] exit_code_o,
   output logic [63:0] exit_info1_o,
   output logic [63:0] exit_info2_o,
   output logic        doorbell_valid_o,
@@ -55,6 +57,23 @@ module avic_core
 
   logic self_eval;
 
+  ////////////////////////////////////////////
+  // AVIC enable, taken when vmrun_i pulses //
+  ////////////////////////////////////////////
+
+  // Reset value 1: a core that never entered a guest behaves as before contract v2.
+  logic avic_en_q, avic_en;
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) begin
+      avic_en_q <= 1'b1;
+    end else if (vmrun_i) begin
+      avic_en_q <= avic_en_i;
+    end
+  end
+
+  assign avic_en = vmrun_i ? avic_en_i : avic_en_q;
+
   avic_ipi_sender u_sender (
     .clk_i               (clk_i),
     .rst_ni              (rst_ni),
@@ -62,6 +81,7 @@ module avic_core
     .cfg_isrun_order_i   (cfg_isrun_order_i),
     .cfg_stale_isrun_i   (cfg_stale_isrun_i),
     .cfg_validate_first_i(cfg_validate_first_i),
+    .avic_en_i           (avic_en),
     .phys_base_i         (phys_base_i),
     .phys_max_idx_i      (phys_max_idx_i),
     .log_base_i          (log_base_i),
@@ -89,6 +109,7 @@ module avic_core
     .doorbell_host_id_o  (doorbell_host_id_o),
     .self_eval_o         (self_eval),
     .exit_valid_o        (exit_valid_o),
+    .exit_code_o         (exit_code_o),
     .exit_info1_o        (exit_info1_o),
     .exit_info2_o        (exit_info2_o)
   );
@@ -104,6 +125,7 @@ module avic_core
     .cfg_latch_doorbell_i(cfg_latch_doorbell_i),
     .guest_mode_i        (guest_mode_i),
     .vmrun_i             (vmrun_i),
+    .avic_en_i           (avic_en),
     .backing_i           (backing_i),
     .intr_ready_i        (intr_ready_i),
     .eoi_i               (eoi_i),

@@ -24,6 +24,10 @@ module avic_ipi_sender
                                              //       before the IRR update (erratum #1235)
   input  logic        cfg_validate_first_i,  // HW-D: 1 validate all destinations first
 
+  // AVIC enable of the running guest as taken at its VMRUN (avic_core latches it). Off: an
+  // ICR write is not accelerated but exits at once (avic_pkg::ExitNpf).
+  input  logic        avic_en_i,
+
   // VM-wide AVIC state (VMCB 0F0h/0F8h).
   input  logic [63:0] phys_base_i,           // Physical APIC ID table, 4 KiB aligned
   input  logic [7:0]  phys_max_idx_i,        // AVIC_PHYSICAL_MAX_INDEX
@@ -64,6 +68,7 @@ module avic_ipi_sender
   output logic [11:0] doorbell_host_id_o,
   output logic        self_eval_o,           // self IPI: local re-evaluation of IRR
   output logic        exit_valid_o,
+  output logic [11:0] exit_code_o,
   output logic [63:0] exit_info1_o,
   output logic [63:0] exit_info2_o
 );
@@ -134,6 +139,7 @@ module avic_ipi_sender
   logic [7:0]  notrun_idx_q, notrun_idx_d;
   logic [31:0] cause_q, cause_d;
   logic [11:0] cause_idx_q, cause_idx_d;
+  logic        trap_q, trap_d;           // the exit is the unaccelerated ICR write (AVIC off)
 
   always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
@@ -158,6 +164,7 @@ module avic_ipi_sender
       notrun_idx_q <= '0;
       cause_q      <= '0;
       cause_idx_q  <= '0;
+      trap_q       <= 1'b0;
     end else begin
       state_q      <= state_d;
       kind_q       <= kind_d;
@@ -180,6 +187,7 @@ module avic_ipi_sender
       notrun_idx_q <= notrun_idx_d;
       cause_q      <= cause_d;
       cause_idx_q  <= cause_idx_d;
+      trap_q       <= trap_d;
     end
   end
 
@@ -234,6 +242,7 @@ module avic_ipi_sender
     notrun_idx_d = notrun_idx_q;
     cause_d      = cause_q;
     cause_idx_d  = cause_idx_q;
+    trap_d       = trap_q;
 
     irr_req_valid_o    = 1'b0;
     irr_req_op_o       = avic_pkg::MemLockSet;
@@ -264,7 +273,14 @@ module avic_ipi_sender
           pass_d      = !cfg_valfirst_q;
           mask_d      = icr_hi_i[31:24];
           state_d     = StNext;
-          if (icr_lo_i[avic_pkg::IcrDelivModeLsb+:3] != 3'b000 || icr_lo_i[avic_pkg::IcrTrigModeBit]) begin
+          trap_d      = 1'b0;
+          if (!avic_en_i) begin
+            // AVIC off: no table walk, no IRR update; KVM emulates the write.
+            trap_d      = 1'b1;
+            cause_d     = '0;
+            cause_idx_d = '0;
+            state_d     = StExit;
+          end else if (icr_lo_i[avic_pkg::IcrDelivModeLsb+:3] != 3'b000 || icr_lo_i[avic_pkg::IcrTrigModeBit]) begin
             cause_d     = avic_pkg::CauseInvalidIntType;
             cause_idx_d = '0;
             state_d     = StExit;
@@ -500,7 +516,8 @@ module avic_ipi_sender
 
   assign busy_o       = (state_q != StIdle);
   assign exit_info1_o = {icr_hi_q, icr_lo_q};
-  assign exit_info2_o = {cause_q, 20'b0, cause_idx_q};
+  assign exit_code_o  = trap_q ? avic_pkg::ExitNpf : avic_pkg::ExitAvicIncompleteIpi;
+  assign exit_info2_o = trap_q ? avic_pkg::GpaApicIcrLow : {cause_q, 20'b0, cause_idx_q};
 
   ////////////////
   // Assertions //

@@ -17,6 +17,7 @@ module avic_irq_eval
 
   input  logic        guest_mode_i,          // the core runs a guest
   input  logic        vmrun_i,               // VMRUN this cycle
+  input  logic        avic_en_i,             // AVIC on for the running guest (taken at VMRUN)
   input  logic [63:0] backing_i,             // running vCPU's backing page
   input  logic        intr_ready_i,          // guest accepts interrupts (RFLAGS.IF)
   input  logic        eoi_i,                 // guest writes EOI
@@ -128,14 +129,18 @@ module avic_irq_eval
     drop_d       = 1'b0;
 
     // Evaluation triggers.
-    if (vmrun_i || self_eval_i || (doorbell_i && guest_mode_i)) eval_d = 1'b1;
-    if (doorbell_i && !guest_mode_i) begin
+    // With AVIC off (avic_en_i = 0) VMRUN does not evaluate the backing page and a doorbell
+    // finds no AVIC guest: it is dropped as in host mode.
+    if (avic_en_i && (vmrun_i || self_eval_i || (doorbell_i && guest_mode_i))) eval_d = 1'b1;
+    if (doorbell_i && !avic_en_i) drop_d = 1'b1;
+    if (doorbell_i && avic_en_i && !guest_mode_i) begin
       if (cfg_latch_q) latch_d = 1'b1;
       else drop_d = 1'b1;
     end
     if (vmrun_i && latch_q) latch_d = 1'b0;
     // Leaving guest mode forgets owed evaluations: the next VMRUN evaluates anyway.
     if (!guest_mode_i && !vmrun_i) eval_d = 1'b0;
+    if (!avic_en_i) eval_d = 1'b0;
 
     unique case (state_q)
       StIdle: begin
@@ -143,7 +148,7 @@ module avic_irq_eval
           eoi_d   = 1'b0;
           state_d = StEoiReq;
         end else if (eval_q && guest_mode_i && intr_ready_i && !insvc_q) begin
-          eval_d  = vmrun_i || self_eval_i || doorbell_i;  // a new trigger keeps one owed
+          eval_d  = avic_en_i && (vmrun_i || self_eval_i || doorbell_i);  // a new trigger keeps one owed
           word_d  = 3'd7;
           state_d = StScanReq;
         end

@@ -70,6 +70,16 @@ package avic_pkg;
 
   localparam logic [11:0] ExitAvicIncompleteIpi = 12'h401;
 
+  // With AVIC off at VMRUN (avic_en_i = 0, KVM's APICv inhibited) the ICR write is not
+  // accelerated: KVM zapped the APIC access page when it inhibited APICv
+  // (__kvm_set_or_clear_apicv_inhibit: kvm_zap_gfn_range of APIC_DEFAULT_PHYS_BASE), so the
+  // guest's MMIO store faults as #VMEXIT NPF (SVM_EXIT_NPF, 400h) and KVM emulates it
+  // (kvm_lapic_reg_write(APIC_ICR) -> kvm_apic_send_ipi). EXITINFO2 is the faulting GPA (ICR
+  // low of the default APIC base); EXITINFO1 carries ICR high:low, standing for the data KVM's
+  // emulator decodes from the instruction (docs/port-contract.md, contract v2).
+  localparam logic [11:0] ExitNpf       = 12'h400;
+  localparam logic [63:0] GpaApicIcrLow = 64'h0000_0000_FEE0_0300;
+
   // EXITINFO2[63:32]: IPI delivery failure cause (APM Table 15-27; Linux
   // AVIC_IPI_FAILURE_*).
   typedef enum logic [31:0] {

@@ -27,6 +27,8 @@ module avic_top
   // Per core: the vCPU it runs and what the guest does.
   input  logic [NumCores-1:0]       guest_mode_i,
   input  logic [NumCores-1:0]       vmrun_i,
+  input  logic [NumCores-1:0]       avic_en_i,         // AVIC on for the guest entered, taken
+                                                       // at VMRUN (contract v2)
   input  logic [NumCores*8-1:0]  self_idx_i,
   input  logic [NumCores*64-1:0] backing_i,
   input  logic [NumCores-1:0]       ldr_cluster_i,
@@ -86,8 +88,6 @@ module avic_top
   ///////////
 
   for (genvar c = 0; c < NumCores; c++) begin : g_core
-    assign exit_code_o[(c)*12 +: 12] = avic_pkg::ExitAvicIncompleteIpi;
-
     avic_core u_core (
       .clk_i               (clk_i),
       .rst_ni              (rst_ni),
@@ -101,6 +101,7 @@ module avic_top
       .log_base_i          (log_base_i),
       .guest_mode_i        (guest_mode_i[c]),
       .vmrun_i             (vmrun_i[c]),
+      .avic_en_i           (avic_en_i[c]),
       .self_idx_i          (self_idx_i[(c)*8 +: 8]),
       .backing_i           (backing_i[(c)*64 +: 64]),
       .ldr_cluster_i       (ldr_cluster_i[c]),
@@ -120,6 +121,7 @@ module avic_top
       .rsp_rdata_i         (mem_rsp_rdata_i[c*avic_pkg::NumPorts*64 +: avic_pkg::NumPorts*64]),
       .busy_o              (busy_o[c]),
       .exit_valid_o        (exit_valid_o[c]),
+      .exit_code_o         (exit_code_o[(c)*12 +: 12]),
       .exit_info1_o        (exit_info1_o[(c)*64 +: 64]),
       .exit_info2_o        (exit_info2_o[(c)*64 +: 64]),
       .doorbell_valid_o    (doorbell_valid_o[c]),

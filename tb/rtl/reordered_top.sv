@@ -78,6 +78,8 @@ module reordered_top
     .cfg_atomic_irr_i     (cfg_atomic_irr_i),
     // The reordering: IsRunning is read before the IRR update is issued.
     .cfg_isrun_order_i    (avic_pkg::IsRunBeforeIrr),
+    // A port-contract v1 design: no avic_en_i of its own, AVIC always on.
+    .avic_en_i            ({NumCores{1'b1}}),
     .cfg_stale_isrun_i    (cfg_stale_isrun_i),
     .cfg_validate_first_i (cfg_validate_first_i),
     .cfg_latch_doorbell_i (cfg_latch_doorbell_i),
