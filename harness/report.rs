@@ -398,9 +398,17 @@ pub fn violation_summary(v: &Violation) -> String {
 /// The human table: a header, one line per cell, a summary line.
 pub fn table(m: &Matrix) -> String {
     let mut s = String::new();
+    // The kvm column fits the longest name (composed ones such as `V4+no-enter-mb` included).
+    let w = m
+        .cells
+        .iter()
+        .map(|c| c.kvm.len())
+        .max()
+        .unwrap_or(0)
+        .max(14);
     let _ = writeln!(
         s,
-        "{:<15} {:<14} {:<9} {:<36} {:>9}  {:<28} {:>7}",
+        "{:<15} {:<w$} {:<9} {:<36} {:>9}  {:<28} {:>7}",
         "hw", "kvm", "verdict", "violation", "schedules", "search", "ms"
     );
     for c in &m.cells {
@@ -410,7 +418,7 @@ pub fn table(m: &Matrix) -> String {
         };
         let _ = writeln!(
             s,
-            "{:<15} {:<14} {:<9} {:<36} {:>9}  {:<28} {:>7}",
+            "{:<15} {:<w$} {:<9} {:<36} {:>9}  {:<28} {:>7}",
             c.hw,
             c.kvm,
             verdict,
