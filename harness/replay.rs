@@ -45,17 +45,16 @@
 use crate::explore::run;
 use crate::ffi::HwConfig;
 use crate::oracle::{Invariant, Violation};
-use crate::report::{cell_scenario, invariant, Cell, Matrix};
 use crate::scenario::bundled::{load_scenario, scenario_text};
 use crate::scenario::file::sha256_hex;
 use crate::scenario::variants::{
-    hw_variant_of, knob_names, kvm_row_of, parse_hw, parse_kvm, set_knob, HwVariant, KvmRow,
-    ISRUN_ORDERS,
+    cell_scenario, hw_variant_of, knob_names, kvm_row_of, parse_hw, parse_kvm, set_knob, HwVariant,
+    KvmRow, ISRUN_ORDERS,
 };
 use crate::world::{Outcome, Scenario, Schedule, WorldError};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// First line of a format 1 replay file.
 pub const REPLAY_MAGIC: &str = "avic-cosim-replay 1";
@@ -157,6 +156,11 @@ impl fmt::Display for ReplayError {
 
 impl std::error::Error for ReplayError {}
 
+/// The invariant whose report name is `name`.
+pub fn invariant(name: &str) -> Option<Invariant> {
+    Invariant::ALL.iter().copied().find(|i| i.name() == name)
+}
+
 /// The SHA-256 of scenario `spec`'s text (bundled or a file), if it can be read.
 pub fn scenario_sha256(spec: &str) -> Option<String> {
     scenario_text(spec).map(|t| sha256_hex(&t))
@@ -182,15 +186,6 @@ impl Replay {
             rtl: user_rtl_of(base),
             scenario_sha256: scenario_sha256(spec),
         }
-    }
-
-    /// The replay file of `cell` (which must have a violation) on scenario `scenario`.
-    pub fn of_cell(scenario: &str, base: &Scenario, cell: &Cell) -> Option<Replay> {
-        let v = cell.violation.as_ref()?;
-        let kvm = parse_kvm(cell.kvm).ok()?;
-        let hw = parse_hw(cell.hw).ok()?;
-        let sc = cell_scenario(base, &hw, &kvm);
-        Some(Replay::of_run(scenario, base, &sc, cell.ranks.clone(), v))
     }
 
     /// The file text (format 2).
@@ -596,29 +591,4 @@ fn parse_expect(s: &str) -> Result<Expect, String> {
         vcpu,
         vector,
     })
-}
-
-/// Writes the replay file of every violating cell into `dir` (created if missing) as
-/// `SCENARIO-HW-KVM.replay` (SCENARIO: the name, or the file's stem), and records the paths in
-/// the cells.
-pub fn write_replays(m: &mut Matrix, base: &Scenario, dir: &Path) -> std::io::Result<usize> {
-    let mut n = 0;
-    let stem = Path::new(&m.scenario)
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("scenario")
-        .to_string();
-    for c in &mut m.cells {
-        let Some(r) = Replay::of_cell(&m.scenario, base, c) else {
-            continue;
-        };
-        if n == 0 {
-            std::fs::create_dir_all(dir)?;
-        }
-        let path = dir.join(format!("{stem}-{}-{}.replay", c.hw, c.kvm));
-        std::fs::write(&path, r.render())?;
-        c.replay = Some(path.display().to_string());
-        n += 1;
-    }
-    Ok(n)
 }

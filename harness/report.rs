@@ -15,32 +15,19 @@ use crate::scenario::ScenarioFile;
 use crate::world::{Policy, Scenario, WorldError};
 use indicatif::ProgressBar;
 use std::fmt::Write as _;
+use std::path::Path;
 use std::time::Instant;
 
 // The registry, the bundled scenarios and the replay files have their own modules; these
 // re-exports keep the paths they had here.
 pub use crate::replay::{
-    scenario_sha256, user_rtl_of, write_replays, Expect, Replay, ReplayError, REPLAY_MAGIC,
+    invariant, scenario_sha256, user_rtl_of, Expect, Replay, ReplayError, REPLAY_MAGIC,
 };
 pub use crate::scenario::bundled::{load_scenario, scenario_names, BUNDLED};
 pub use crate::scenario::variants::{
-    hw_names, hw_variant, hw_variant_of, hw_variants, kvm_names, kvm_row, kvm_row_of, parse_hw,
-    parse_kvm, renamed_row, HwVariant, KvmRow, KVM_ROWS, RENAMED_ROWS,
+    cell_scenario, hw_names, hw_variant, hw_variant_of, hw_variants, kvm_names, kvm_row,
+    kvm_row_of, parse_hw, parse_kvm, renamed_row, HwVariant, KvmRow, KVM_ROWS, RENAMED_ROWS,
 };
-
-/// The invariant whose report name is `name`.
-pub fn invariant(name: &str) -> Option<Invariant> {
-    Invariant::ALL.iter().copied().find(|i| i.name() == name)
-}
-
-/// `base` with the hardware configuration of `hw` and the KVM variant and knobs of `kvm`.
-pub fn cell_scenario(base: &Scenario, hw: &HwVariant, kvm: &KvmRow) -> Scenario {
-    let mut sc = base.clone();
-    sc.hw = hw.cfg;
-    sc.kvm.variant = kvm.variant;
-    sc.kvm.knobs = kvm.knobs;
-    sc
-}
 
 /// Search budget of one cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -674,6 +661,46 @@ pub fn to_junit(m: &Matrix) -> String {
     }
     s.push_str("  </testsuite>\n</testsuites>\n");
     s
+}
+
+// ----------------------------------------------------------------------------------------
+// Replay files of the cells ([`crate::replay`] has the format)
+// ----------------------------------------------------------------------------------------
+
+impl Replay {
+    /// The replay file of `cell` (which must have a violation) on scenario `scenario`.
+    pub fn of_cell(scenario: &str, base: &Scenario, cell: &Cell) -> Option<Replay> {
+        let v = cell.violation.as_ref()?;
+        let kvm = parse_kvm(cell.kvm).ok()?;
+        let hw = parse_hw(cell.hw).ok()?;
+        let sc = cell_scenario(base, &hw, &kvm);
+        Some(Replay::of_run(scenario, base, &sc, cell.ranks.clone(), v))
+    }
+}
+
+/// Writes the replay file of every violating cell into `dir` (created if missing) as
+/// `SCENARIO-HW-KVM.replay` (SCENARIO: the name, or the file's stem), and records the paths in
+/// the cells.
+pub fn write_replays(m: &mut Matrix, base: &Scenario, dir: &Path) -> std::io::Result<usize> {
+    let mut n = 0;
+    let stem = Path::new(&m.scenario)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("scenario")
+        .to_string();
+    for c in &mut m.cells {
+        let Some(r) = Replay::of_cell(&m.scenario, base, c) else {
+            continue;
+        };
+        if n == 0 {
+            std::fs::create_dir_all(dir)?;
+        }
+        let path = dir.join(format!("{stem}-{}-{}.replay", c.hw, c.kvm));
+        std::fs::write(&path, r.render())?;
+        c.replay = Some(path.display().to_string());
+        n += 1;
+    }
+    Ok(n)
 }
 
 #[cfg(test)]

@@ -10,7 +10,10 @@ use avic_cosim::report::{hw_variant_of, kvm_row_of, load_scenario, BUNDLED};
 use avic_cosim::scenario::variants::set_knob;
 use avic_cosim::scenario::KNOBS;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+
+#[path = "common/cli.rs"]
+mod cli;
+use cli::{cosim, text};
 
 /// xorshift64*: enough randomness for generated values, no dependency.
 struct Rng(u64);
@@ -164,17 +167,6 @@ fn bad_values_name_line_and_field() {
             "{e}"
         );
     }
-}
-
-fn cosim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_avic-cosim"))
-        .args(args)
-        .output()
-        .expect("run avic-cosim")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// Custom `[hardware]` fields (no registry row) and a composed KVM: `explore` writes a replay

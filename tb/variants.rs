@@ -3,20 +3,12 @@
 
 use avic_cosim::report::{kvm_row, parse_kvm};
 use avic_cosim::scenario::parse;
-use std::process::{Command, Output};
+
+#[path = "common/cli.rs"]
+mod cli;
+use cli::{cosim, text};
 
 const SEED: &str = include_str!("../scenarios/seed.toml");
-
-fn cosim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_avic-cosim"))
-        .args(args)
-        .output()
-        .expect("run avic-cosim")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 #[test]
 fn composed_kvm_in_a_scenario_file() {

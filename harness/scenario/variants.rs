@@ -10,6 +10,7 @@
 
 use crate::ffi::HwConfig;
 use crate::kvm::{Knobs, KvmVariant};
+use crate::world::Scenario;
 use std::sync::Mutex;
 
 /// A named hardware ordering variant (`docs/port-contract.md`).
@@ -338,6 +339,15 @@ pub fn kvm_row(name: &str) -> Option<KvmRow> {
 /// `"V0, V1, ..."`, for error messages.
 pub fn kvm_names() -> String {
     KVM_ROWS.map(|k| k.name).join(", ")
+}
+
+/// `base` with the hardware configuration of `hw` and the KVM variant and knobs of `kvm`.
+pub fn cell_scenario(base: &Scenario, hw: &HwVariant, kvm: &KvmRow) -> Scenario {
+    let mut sc = base.clone();
+    sc.hw = hw.cfg;
+    sc.kvm.variant = kvm.variant;
+    sc.kvm.knobs = kvm.knobs;
+    sc
 }
 
 #[cfg(test)]
