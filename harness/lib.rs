@@ -9,11 +9,13 @@
 //! - [`guest`]: guest programs.
 //! - [`world`]: RTL + memory + KVM threads + guests in one cycle loop, driven by a schedule.
 //! - [`oracle`]: the invariants.
-//! - [`scenario`]: scenario files (TOML).
+//! - [`scenario`]: scenario files (TOML), the bundled scenarios and the registry of hardware
+//!   orderings, KVM generations and knobs ([`scenario::variants`]).
 //! - [`explore`]: searches over schedules.
 //! - [`rtl`]: bring your own RTL: a user's implementation of the port contract, built at run
 //!   time and cached.
-//! - [`report`]: the verdict matrix, its JSON / JUnit reports and replay files.
+//! - [`report`]: the verdict matrix and its JSON / JUnit reports.
+//! - [`replay`]: replay files, counterexamples as data (format 2; format 1 still read).
 //! - [`golden`]: golden matrices, the checked-in verdicts of every scenario (`tb/golden/`).
 //! - [`mutants`]: the mutation score: single-point edits of the bundled RTL run against the
 //!   golden matrices.
@@ -33,6 +35,7 @@ pub mod kvm;
 pub mod mem;
 pub mod mutants;
 pub mod oracle;
+pub mod replay;
 pub mod report;
 pub mod rtl;
 pub mod scenario;

@@ -3,288 +3,31 @@
 //! exhaustive), printed as a table, written as JSON and JUnit XML, and every counterexample
 //! saved as a replay file.
 //!
-//! The hardware variants are [`crate::scenario::hw_variants`]; a cell takes the scenario as
-//! its file describes it and replaces its hardware configuration, KVM variant and knobs.
+//! The hardware variants and KVM rows are the registry's ([`crate::scenario::variants`]); a
+//! cell takes the scenario as its file describes it and replaces its hardware configuration,
+//! KVM variant and knobs. Replay files are [`crate::replay`]'s.
 //!
-//! The replay format (version 1) is line based; `#` starts a comment line, blank lines are
-//! ignored, every key appears once:
-//!
-//! ```text
-//! avic-cosim-replay 1
-//! scenario seed
-//! hw stale
-//! kvm V3
-//! ranks 0 0 3 1 0 2
-//! expect no-lost-wakeup vcpu 1 vector 0x40
-//! ```
-//!
-//! `ranks` are [`Outcome::ranks`]: replayed with [`Schedule::replay`] on the scenario rebuilt
-//! from `scenario` (a bundled name, or the path of a scenario file, which must be unchanged),
-//! `hw` and `kvm`, they reproduce the run event for event.
 
 use crate::coverage::Orders;
-use crate::explore::{bounded_exhaustive_observed, minimize_observed, run, search_observed, Shard};
-use crate::ffi::HwConfig;
-use crate::kvm::{Knobs, KvmVariant};
+use crate::explore::{bounded_exhaustive_observed, minimize_observed, search_observed, Shard};
 use crate::oracle::{Invariant, Violation};
-use crate::scenario::{self as scenario_file, ScenarioError, ScenarioFile};
-use crate::world::{Outcome, Policy, Scenario, Schedule, WorldError};
+use crate::scenario::ScenarioFile;
+use crate::world::{Policy, Scenario, WorldError};
 use indicatif::ProgressBar;
-use std::fmt::{self, Write as _};
-use std::path::{Path, PathBuf};
+use std::fmt::Write as _;
+use std::path::Path;
 use std::time::Instant;
 
-/// A named hardware ordering variant (`docs/port-contract.md`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HwVariant {
-    /// Name on the command line and in reports.
-    pub name: &'static str,
-    /// The configuration inputs of the RTL.
-    pub cfg: HwConfig,
-}
-
-/// The hardware variants of [`crate::scenario::hw_variants`], APM first.
-pub fn hw_variants() -> Vec<HwVariant> {
-    scenario_file::hw_variants()
-        .iter()
-        .map(|&(name, cfg)| HwVariant { name, cfg })
-        .collect()
-}
-
-/// A named KVM row: a handler generation plus knobs (barrier ablations).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KvmRow {
-    /// Name on the command line and in reports.
-    pub name: &'static str,
-    /// Handler generation.
-    pub variant: KvmVariant,
-    /// Knobs (all false for the plain generations).
-    pub knobs: Knobs,
-}
-
-const NO_KNOBS: Knobs = Knobs {
-    unconditional_running_on_load: false,
-    no_irr_pending_update: false,
-    no_block_fences: false,
-    no_wake_up_mb: false,
-    no_enter_mb: false,
-    no_sleep_put: false,
-    stale_cpu_on_unblock: false,
+// The registry, the bundled scenarios and the replay files have their own modules; these
+// re-exports keep the paths they had here.
+pub use crate::replay::{
+    invariant, scenario_sha256, user_rtl_of, Expect, Replay, ReplayError, REPLAY_MAGIC,
 };
-
-const fn plain(name: &'static str, variant: KvmVariant) -> KvmRow {
-    KvmRow {
-        name,
-        variant,
-        knobs: NO_KNOBS,
-    }
-}
-
-/// The KVM rows: the eight generations (V3-fast is 5.18 as shipped), then V4 with one of the
-/// kernel's barriers removed each, named after the knob. The ablations sit on V4, not V3: the
-/// bundled scenario lets the target be preempted in its blocking path, and V3's C2b window
-/// would mask what a barrier does.
-pub const KVM_ROWS: [KvmRow; 11] = [
-    plain("V0", KvmVariant::V0),
-    plain("V1", KvmVariant::V1),
-    plain("V1b", KvmVariant::V1b),
-    plain("V2", KvmVariant::V2),
-    plain("V3", KvmVariant::V3),
-    plain("V3-fast", KvmVariant::V3Fast),
-    plain("V4", KvmVariant::V4),
-    plain("V5", KvmVariant::V5),
-    KvmRow {
-        name: "V4-no-block-fences",
-        variant: KvmVariant::V4,
-        knobs: Knobs {
-            no_block_fences: true,
-            ..NO_KNOBS
-        },
-    },
-    KvmRow {
-        name: "V4-no-wake-up-mb",
-        variant: KvmVariant::V4,
-        knobs: Knobs {
-            no_wake_up_mb: true,
-            ..NO_KNOBS
-        },
-    },
-    KvmRow {
-        name: "V4-no-enter-mb",
-        variant: KvmVariant::V4,
-        knobs: Knobs {
-            no_enter_mb: true,
-            ..NO_KNOBS
-        },
-    },
-];
-
-/// The scenarios of `scenarios/`, bundled into the build: (name, file, text). Every file of
-/// `scenarios/` is here (`tb/scenarios.rs` checks it); docs/scenarios.md describes them.
-pub const BUNDLED: [(&str, &str, &str); 16] = [
-    (
-        "seed",
-        "scenarios/seed.toml",
-        include_str!("../scenarios/seed.toml"),
-    ),
-    (
-        "broadcast-mixed",
-        "scenarios/broadcast-mixed.toml",
-        include_str!("../scenarios/broadcast-mixed.toml"),
-    ),
-    (
-        "invalid-target",
-        "scenarios/invalid-target.toml",
-        include_str!("../scenarios/invalid-target.toml"),
-    ),
-    (
-        "logical-flat",
-        "scenarios/logical-flat.toml",
-        include_str!("../scenarios/logical-flat.toml"),
-    ),
-    (
-        "logical-cluster",
-        "scenarios/logical-cluster.toml",
-        include_str!("../scenarios/logical-cluster.toml"),
-    ),
-    (
-        "self-ipi",
-        "scenarios/self-ipi.toml",
-        include_str!("../scenarios/self-ipi.toml"),
-    ),
-    (
-        "two-senders",
-        "scenarios/two-senders.toml",
-        include_str!("../scenarios/two-senders.toml"),
-    ),
-    (
-        "c2b-window",
-        "scenarios/c2b-window.toml",
-        include_str!("../scenarios/c2b-window.toml"),
-    ),
-    (
-        "fast-path-broadcast",
-        "scenarios/fast-path-broadcast.toml",
-        include_str!("../scenarios/fast-path-broadcast.toml"),
-    ),
-    (
-        "migration",
-        "scenarios/migration.toml",
-        include_str!("../scenarios/migration.toml"),
-    ),
-    (
-        "same-vector-senders",
-        "scenarios/same-vector-senders.toml",
-        include_str!("../scenarios/same-vector-senders.toml"),
-    ),
-    (
-        "broadcast-three",
-        "scenarios/broadcast-three.toml",
-        include_str!("../scenarios/broadcast-three.toml"),
-    ),
-    (
-        "broadcast-ff",
-        "scenarios/broadcast-ff.toml",
-        include_str!("../scenarios/broadcast-ff.toml"),
-    ),
-    (
-        "ping-pong",
-        "scenarios/ping-pong.toml",
-        include_str!("../scenarios/ping-pong.toml"),
-    ),
-    (
-        "spinning-target",
-        "scenarios/spinning-target.toml",
-        include_str!("../scenarios/spinning-target.toml"),
-    ),
-    (
-        "logical-multicast",
-        "scenarios/logical-multicast.toml",
-        include_str!("../scenarios/logical-multicast.toml"),
-    ),
-];
-
-/// `"seed, broadcast-mixed, ..."`, for error messages.
-pub fn scenario_names() -> String {
-    names(&BUNDLED, |b| b.0)
-}
-
-/// The scenario `spec`: a bundled name, else the path of a scenario file (`.toml`).
-pub fn load_scenario(spec: &str) -> Result<ScenarioFile, ScenarioError> {
-    if let Some((_, file, text)) = BUNDLED.iter().find(|b| b.0 == spec) {
-        return scenario_file::parse(text, file);
-    }
-    if spec.ends_with(".toml") || spec.contains('/') {
-        return scenario_file::load(Path::new(spec));
-    }
-    Err(ScenarioError::Invalid {
-        file: spec.to_string(),
-        msg: format!(
-            "neither a bundled scenario ({}) nor a scenario file (.toml)",
-            scenario_names()
-        ),
-    })
-}
-
-/// The hardware variant called `name`.
-pub fn hw_variant(name: &str) -> Option<HwVariant> {
-    hw_variants().into_iter().find(|h| h.name == name)
-}
-
-/// Rows renamed in issue 14 (after the barrier each removes in the kernel): (old, new).
-pub const RENAMED_ROWS: [(&str, &str); 3] = [
-    ("V4-no-scmb", "V4-no-block-fences"),
-    ("V4-no-wakemb", "V4-no-wake-up-mb"),
-    ("V4-no-entermb", "V4-no-enter-mb"),
-];
-
-/// The new name of a renamed row (`"V4-no-scmb"` → `"V4-no-block-fences"`).
-pub fn renamed_row(old: &str) -> Option<&'static str> {
-    RENAMED_ROWS
-        .iter()
-        .find(|(o, _)| *o == old)
-        .map(|(_, n)| *n)
-}
-
-/// The KVM row called `name`. An old name of [`RENAMED_ROWS`] (a replay file or a
-/// `--kvm` list written before the rename) still resolves, and this prints
-/// `warning: KVM row `OLD` is now called `NEW`` on stderr.
-pub fn kvm_row(name: &str) -> Option<KvmRow> {
-    let found = |n: &str| KVM_ROWS.iter().copied().find(|k| k.name == n);
-    found(name).or_else(|| {
-        let new = renamed_row(name)?;
-        eprintln!("warning: KVM row `{name}` is now called `{new}`");
-        found(new)
-    })
-}
-
-/// The invariant whose report name is `name`.
-pub fn invariant(name: &str) -> Option<Invariant> {
-    Invariant::ALL.iter().copied().find(|i| i.name() == name)
-}
-
-fn names<T>(items: &[T], name: impl Fn(&T) -> &'static str) -> String {
-    items.iter().map(name).collect::<Vec<_>>().join(", ")
-}
-
-/// `"apm, split-irr, ..."`, for error messages.
-pub fn hw_names() -> String {
-    names(&hw_variants(), |h| h.name)
-}
-
-/// `"V0, V1, ..."`, for error messages.
-pub fn kvm_names() -> String {
-    names(&KVM_ROWS, |k| k.name)
-}
-
-/// `base` with the hardware configuration of `hw` and the KVM variant and knobs of `kvm`.
-pub fn cell_scenario(base: &Scenario, hw: &HwVariant, kvm: &KvmRow) -> Scenario {
-    let mut sc = base.clone();
-    sc.hw = hw.cfg;
-    sc.kvm.variant = kvm.variant;
-    sc.kvm.knobs = kvm.knobs;
-    sc
-}
+pub use crate::scenario::bundled::{load_scenario, scenario_names, BUNDLED};
+pub use crate::scenario::variants::{
+    cell_scenario, hw_names, hw_variant, hw_variant_of, hw_variants, kvm_names, kvm_row,
+    kvm_row_of, parse_hw, parse_kvm, renamed_row, HwVariant, KvmRow, KVM_ROWS, RENAMED_ROWS,
+};
 
 /// Search budget of one cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -642,9 +385,17 @@ pub fn violation_summary(v: &Violation) -> String {
 /// The human table: a header, one line per cell, a summary line.
 pub fn table(m: &Matrix) -> String {
     let mut s = String::new();
+    // The kvm column fits the longest name (composed ones such as `V4+no-enter-mb` included).
+    let w = m
+        .cells
+        .iter()
+        .map(|c| c.kvm.len())
+        .max()
+        .unwrap_or(0)
+        .max(14);
     let _ = writeln!(
         s,
-        "{:<15} {:<14} {:<9} {:<36} {:>9}  {:<28} {:>7}",
+        "{:<15} {:<w$} {:<9} {:<36} {:>9}  {:<28} {:>7}",
         "hw", "kvm", "verdict", "violation", "schedules", "search", "ms"
     );
     for c in &m.cells {
@@ -654,7 +405,7 @@ pub fn table(m: &Matrix) -> String {
         };
         let _ = writeln!(
             s,
-            "{:<15} {:<14} {:<9} {:<36} {:>9}  {:<28} {:>7}",
+            "{:<15} {:<w$} {:<9} {:<36} {:>9}  {:<28} {:>7}",
             c.hw,
             c.kvm,
             verdict,
@@ -913,296 +664,18 @@ pub fn to_junit(m: &Matrix) -> String {
 }
 
 // ----------------------------------------------------------------------------------------
-// Replay files
+// Replay files of the cells ([`crate::replay`] has the format)
 // ----------------------------------------------------------------------------------------
-
-/// First line of a replay file (format version 1).
-pub const REPLAY_MAGIC: &str = "avic-cosim-replay 1";
-
-/// A parsed replay file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Replay {
-    /// Scenario name (bundled) or scenario file path.
-    pub scenario: String,
-    /// The scenario as its file describes it (before `hw` and `kvm` apply).
-    pub base: Scenario,
-    /// Hardware variant.
-    pub hw: HwVariant,
-    /// KVM row.
-    pub kvm: KvmRow,
-    /// Ranks for [`Schedule::replay`].
-    pub ranks: Vec<u16>,
-    /// The violation the run must reproduce.
-    pub expect: Expect,
-    /// A user's RTL the run was made on: (top, file list); `None` for the bundled RTL.
-    pub rtl: Option<(String, PathBuf)>,
-}
-
-/// The (top, file list) of `sc`'s user RTL, for [`Replay::rtl`].
-pub fn user_rtl_of(sc: &Scenario) -> Option<(String, PathBuf)> {
-    match &sc.rtl {
-        crate::rtl::Rtl::User(u) => Some((u.top().to_string(), u.filelist().to_path_buf())),
-        _ => None,
-    }
-}
-
-/// What a replay must reproduce.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Expect {
-    /// Invariant.
-    pub invariant: Invariant,
-    /// vCPU.
-    pub vcpu: u8,
-    /// Vector.
-    pub vector: u8,
-}
-
-impl Expect {
-    /// Whether `v` is this violation.
-    pub fn matches(&self, v: &Violation) -> bool {
-        (v.invariant, v.vcpu, v.vector) == (self.invariant, self.vcpu, self.vector)
-    }
-}
-
-impl fmt::Display for Expect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} vCPU {} vector {:#04x}",
-            self.invariant, self.vcpu, self.vector
-        )
-    }
-}
-
-/// A replay file that does not parse: where and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReplayError {
-    /// File name as given.
-    pub file: String,
-    /// 1-based line (for a missing field: the line after the last).
-    pub line: usize,
-    /// Field concerned (`"header"` for the first line).
-    pub field: String,
-    /// What is wrong.
-    pub msg: String,
-}
-
-impl fmt::Display for ReplayError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}: field `{}`: {}",
-            self.file, self.line, self.field, self.msg
-        )
-    }
-}
-
-impl std::error::Error for ReplayError {}
 
 impl Replay {
     /// The replay file of `cell` (which must have a violation) on scenario `scenario`.
     pub fn of_cell(scenario: &str, base: &Scenario, cell: &Cell) -> Option<Replay> {
         let v = cell.violation.as_ref()?;
-        Some(Replay {
-            scenario: scenario.to_string(),
-            base: base.clone(),
-            hw: hw_variant(cell.hw)?,
-            kvm: kvm_row(cell.kvm)?,
-            ranks: cell.ranks.clone(),
-            expect: Expect {
-                invariant: v.invariant,
-                vcpu: v.vcpu,
-                vector: v.vector,
-            },
-            rtl: user_rtl_of(base),
-        })
+        let kvm = parse_kvm(cell.kvm).ok()?;
+        let hw = parse_hw(cell.hw).ok()?;
+        let sc = cell_scenario(base, &hw, &kvm);
+        Some(Replay::of_run(scenario, base, &sc, cell.ranks.clone(), v))
     }
-
-    /// The file text.
-    pub fn render(&self) -> String {
-        let ranks = self
-            .ranks
-            .iter()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join(" ");
-        let rtl = self
-            .rtl
-            .as_ref()
-            .map(|(top, f)| format!("rtl {top} {}\n", f.display()))
-            .unwrap_or_default();
-        format!(
-            "{REPLAY_MAGIC}\nscenario {}\n{rtl}hw {}\nkvm {}\nranks {}\nexpect {} vcpu {} vector {:#04x}\n",
-            self.scenario,
-            self.hw.name,
-            self.kvm.name,
-            ranks,
-            self.expect.invariant.name(),
-            self.expect.vcpu,
-            self.expect.vector
-        )
-    }
-
-    /// Parses the text of replay file `file`.
-    pub fn parse(file: &str, text: &str) -> Result<Replay, ReplayError> {
-        let err = |line: usize, field: &str, msg: String| ReplayError {
-            file: file.to_string(),
-            line,
-            field: field.to_string(),
-            msg,
-        };
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .map(|(i, l)| (i + 1, l.trim()))
-            .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
-        match lines.next() {
-            Some((_, l)) if l == REPLAY_MAGIC => {}
-            Some((n, l)) if l.starts_with("avic-cosim-replay") => {
-                return Err(err(
-                    n,
-                    "header",
-                    format!("unsupported version `{l}` (this build reads `{REPLAY_MAGIC}`)"),
-                ))
-            }
-            Some((n, l)) => {
-                return Err(err(
-                    n,
-                    "header",
-                    format!("expected `{REPLAY_MAGIC}`, found `{l}`"),
-                ))
-            }
-            None => return Err(err(1, "header", "empty file".into())),
-        }
-        let mut scenario_name: Option<(String, Scenario)> = None;
-        let mut hw: Option<HwVariant> = None;
-        let mut kvm: Option<KvmRow> = None;
-        let mut ranks: Option<Vec<u16>> = None;
-        let mut expect: Option<Expect> = None;
-        let mut rtl: Option<(String, PathBuf)> = None;
-        let mut last = 1;
-        for (n, l) in lines {
-            last = n;
-            let (key, rest) = l.split_once(char::is_whitespace).unwrap_or((l, ""));
-            let rest = rest.trim();
-            let dup = |present: bool| {
-                if present {
-                    Err(err(n, key, "given twice".into()))
-                } else {
-                    Ok(())
-                }
-            };
-            match key {
-                "scenario" => {
-                    dup(scenario_name.is_some())?;
-                    let f = load_scenario(rest).map_err(|e| err(n, key, e.to_string()))?;
-                    scenario_name = Some((rest.to_string(), f.scenario));
-                }
-                "hw" => {
-                    dup(hw.is_some())?;
-                    hw = Some(hw_variant(rest).ok_or_else(|| {
-                        err(
-                            n,
-                            key,
-                            format!("unknown hardware variant `{rest}` (known: {})", hw_names()),
-                        )
-                    })?);
-                }
-                "kvm" => {
-                    dup(kvm.is_some())?;
-                    kvm = Some(kvm_row(rest).ok_or_else(|| {
-                        err(
-                            n,
-                            key,
-                            format!("unknown KVM variant `{rest}` (known: {})", kvm_names()),
-                        )
-                    })?);
-                }
-                "ranks" => {
-                    dup(ranks.is_some())?;
-                    let r = rest
-                        .split_whitespace()
-                        .map(|t| {
-                            t.parse::<u16>()
-                                .map_err(|_| err(n, key, format!("`{t}` is not a rank (0..65535)")))
-                        })
-                        .collect::<Result<Vec<_>, _>>()?;
-                    ranks = Some(r);
-                }
-                "expect" => {
-                    dup(expect.is_some())?;
-                    expect = Some(parse_expect(rest).map_err(|m| err(n, key, m))?);
-                }
-                "rtl" => {
-                    dup(rtl.is_some())?;
-                    let (top, list) = rest
-                        .split_once(char::is_whitespace)
-                        .map(|(t, l)| (t, l.trim()))
-                        .filter(|(_, l)| !l.is_empty())
-                        .ok_or_else(|| err(n, key, "expected `rtl TOP FILELIST.f`".into()))?;
-                    rtl = Some((top.to_string(), PathBuf::from(list)));
-                }
-                other => {
-                    return Err(err(
-                        n,
-                        other,
-                        "unknown field (expected scenario, rtl, hw, kvm, ranks or expect)".into(),
-                    ))
-                }
-            }
-        }
-        let missing = |f: &str| err(last + 1, f, "missing".into());
-        let (scenario, base) = scenario_name.ok_or_else(|| missing("scenario"))?;
-        Ok(Replay {
-            scenario,
-            base,
-            hw: hw.ok_or_else(|| missing("hw"))?,
-            kvm: kvm.ok_or_else(|| missing("kvm"))?,
-            ranks: ranks.ok_or_else(|| missing("ranks"))?,
-            expect: expect.ok_or_else(|| missing("expect"))?,
-            rtl,
-        })
-    }
-
-    /// The scenario of the recorded cell (the file's, with `hw` and `kvm` applied).
-    pub fn scenario(&self) -> Scenario {
-        cell_scenario(&self.base, &self.hw, &self.kvm)
-    }
-
-    /// Rebuilds the scenario and runs the recorded schedule.
-    pub fn run(&self) -> Result<Outcome, WorldError> {
-        run(&self.scenario(), &Schedule::replay(&self.ranks))
-    }
-}
-
-/// `"no-lost-wakeup vcpu 1 vector 0x40"` (vector decimal or `0x` hex).
-fn parse_expect(s: &str) -> Result<Expect, String> {
-    let t: Vec<&str> = s.split_whitespace().collect();
-    let [inv, "vcpu", vcpu, "vector", vector] = t.as_slice() else {
-        return Err(format!("expected `INVARIANT vcpu N vector X`, found `{s}`"));
-    };
-    let invariant = invariant(inv).ok_or_else(|| {
-        format!(
-            "unknown invariant `{inv}` (known: {})",
-            names(&Invariant::ALL, |i| i.name())
-        )
-    })?;
-    let vcpu = vcpu
-        .parse::<u8>()
-        .map_err(|_| format!("vcpu `{vcpu}` is not a number"))?;
-    let vector = match vector
-        .strip_prefix("0x")
-        .or_else(|| vector.strip_prefix("0X"))
-    {
-        Some(h) => u8::from_str_radix(h, 16),
-        None => vector.parse::<u8>(),
-    }
-    .map_err(|_| format!("vector `{vector}` is not a byte"))?;
-    Ok(Expect {
-        invariant,
-        vcpu,
-        vector,
-    })
 }
 
 /// Writes the replay file of every violating cell into `dir` (created if missing) as
@@ -1234,59 +707,6 @@ pub fn write_replays(m: &mut Matrix, base: &Scenario, dir: &Path) -> std::io::Re
 mod tests {
     use super::*;
 
-    fn sample() -> Replay {
-        Replay {
-            scenario: "seed".into(),
-            base: load_scenario("seed").unwrap().scenario,
-            hw: hw_variant("stale").unwrap(),
-            kvm: kvm_row("V4-no-block-fences").unwrap(),
-            ranks: vec![0, 0, 3, 1],
-            expect: Expect {
-                invariant: Invariant::LostWakeup,
-                vcpu: 1,
-                vector: 0x40,
-            },
-            rtl: None,
-        }
-    }
-
-    #[test]
-    fn replay_round_trips() {
-        let r = sample();
-        let text = r.render();
-        assert!(text.starts_with("avic-cosim-replay 1\n"));
-        assert_eq!(Replay::parse("f", &text), Ok(r.clone()));
-        // A user's RTL is recorded with its top and file list (a path may hold spaces).
-        let u = Replay {
-            rtl: Some(("my_top".into(), PathBuf::from("rtl dir/my.f"))),
-            ..r
-        };
-        let text = u.render();
-        assert!(text.contains("\nrtl my_top rtl dir/my.f\n"), "{text}");
-        assert_eq!(Replay::parse("f", &text), Ok(u));
-        let e =
-            Replay::parse("f", &text.replace("rtl my_top rtl dir/my.f", "rtl my_top")).unwrap_err();
-        assert_eq!((e.line, e.field.as_str()), (3, "rtl"));
-    }
-
-    #[test]
-    fn replay_errors_name_line_and_field() {
-        let text = sample().render().replace("hw stale", "hw stael");
-        let e = Replay::parse("x.replay", &text).unwrap_err();
-        assert_eq!((e.line, e.field.as_str()), (3, "hw"));
-        assert!(e.to_string().starts_with("x.replay:3: field `hw`"), "{e}");
-        let text = sample().render().replace("ranks 0 0 3 1", "ranks 0 x");
-        assert_eq!(Replay::parse("f", &text).unwrap_err().field, "ranks");
-        let text = sample().render().replace("expect", "expcet");
-        let e = Replay::parse("f", &text).unwrap_err();
-        assert_eq!((e.line, e.field.as_str()), (6, "expcet"));
-        let text = sample().render().replace("kvm V4-no-block-fences\n", "");
-        let e = Replay::parse("f", &text).unwrap_err();
-        assert_eq!((e.line, e.field.as_str()), (6, "kvm"));
-        let e = Replay::parse("f", "avic-cosim-replay 9\n").unwrap_err();
-        assert_eq!((e.line, e.field.as_str()), (1, "header"));
-    }
-
     #[test]
     fn escaping() {
         assert_eq!(
@@ -1294,20 +714,5 @@ mod tests {
             "a&lt;b&gt;&amp;&quot;c&apos;&#10;"
         );
         assert_eq!(json_str("a\"b\\\n\u{1}"), "\"a\\\"b\\\\\\n\\u0001\"");
-    }
-
-    #[test]
-    fn tables_have_unique_names_and_bundled_scenarios_parse() {
-        for (i, h) in hw_variants().iter().enumerate() {
-            assert_eq!(hw_variant(h.name), Some(hw_variants()[i]));
-        }
-        for (name, _, _) in BUNDLED {
-            let f = load_scenario(name).unwrap();
-            assert_eq!(f.name, name);
-        }
-        assert!(load_scenario("nope").is_err());
-        for (i, k) in KVM_ROWS.iter().enumerate() {
-            assert_eq!(kvm_row(k.name), Some(KVM_ROWS[i]));
-        }
     }
 }

@@ -227,7 +227,7 @@ fn the_matrix_runs_on_the_user_rtl() {
     let replay = dir.path().join("seed-apm-V4.replay");
     let text = std::fs::read_to_string(&replay).unwrap();
     assert!(
-        text.contains("\nrtl reordered_top tb/rtl/reordered.f\n"),
+        text.contains("\n[rtl]\ntop = \"reordered_top\"\nfilelist = \"tb/rtl/reordered.f\"\n"),
         "{text}"
     );
     let o = cosim(&["replay", replay.to_str().unwrap()], &shared_cache());

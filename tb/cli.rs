@@ -221,8 +221,21 @@ fn matrix_subset_reports_and_replays() {
     }
     let stale_v4 = replays.join("seed-stale-V4.replay");
     let body = std::fs::read_to_string(&stale_v4).unwrap();
-    assert!(body.starts_with("avic-cosim-replay 1\nscenario seed\nhw stale\nkvm V4\nranks "));
-    assert!(body.contains("\nexpect no-lost-wakeup vcpu 1 vector 0x40\n"));
+    // Format 2: the configuration as data (hardware fields, generation and knobs), the
+    // scenario's hash.
+    assert!(
+        body.contains("\nversion = 2\nscenario = \"seed\"\nscenario_sha256 = \""),
+        "{body}"
+    );
+    assert!(body.contains("\n[hardware]\nname = \"stale\"\natomic_irr = true\nisrun_order = \"after-ack\"\nstale_isrun = true\n"), "{body}");
+    assert!(
+        body.contains("\n[kvm]\nname = \"V4\"\nvariant = \"V4\"\nknobs = []\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("\n[expect]\ninvariant = \"no-lost-wakeup\"\nvcpu = 1\nvector = 64\n"),
+        "{body}"
+    );
     for f in &files {
         let o = cosim(&["replay", f.to_str().unwrap()]);
         let out = text(&o.stdout);
@@ -245,7 +258,7 @@ fn matrix_subset_reports_and_replays() {
         &moved,
         std::fs::read_to_string(&apm_v1)
             .unwrap()
-            .replace("kvm V1\n", "kvm V4\n"),
+            .replace("variant = \"V1\"", "variant = \"V4\""),
     )
     .unwrap();
     let o = cosim(&["replay", moved.to_str().unwrap()]);
@@ -258,15 +271,18 @@ fn matrix_subset_reports_and_replays() {
 
     // A typo in a field value: exit 2, file:line and the field named.
     let bad = dir.path().join("typo.replay");
-    std::fs::write(&bad, body.replace("hw stale\n", "hw stael\n")).unwrap();
+    std::fs::write(&bad, body.replace("\"after-ack\"", "\"afterack\"")).unwrap();
     let o = cosim(&["replay", bad.to_str().unwrap()]);
     let err = text(&o.stderr);
     assert_eq!(code(&o), 2, "{err}");
     assert!(
-        err.contains(&format!("{}:3: field `hw`", bad.display())),
+        err.contains(&format!(
+            "{}:11: field `hardware.isrun_order`",
+            bad.display()
+        )),
         "{err}"
     );
-    assert!(err.contains("stael"), "{err}");
+    assert!(err.contains("afterack"), "{err}");
 }
 
 #[test]
@@ -388,7 +404,10 @@ fn a_scenario_file_runs_and_its_replays_name_it() {
     );
     let r = dir.path().join("seed-apm-V1.replay");
     let body = std::fs::read_to_string(&r).unwrap();
-    assert!(body.contains(&format!("\nscenario {file}\n")), "{body}");
+    assert!(
+        body.contains(&format!("\nscenario = \"{file}\"\n")),
+        "{body}"
+    );
     let o = cosim(&["replay", r.to_str().unwrap()]);
     assert_eq!(code(&o), 1, "{}", text(&o.stdout));
 }
@@ -613,8 +632,9 @@ fn run_writes_a_waveform_and_minimize_never_grows_a_replay() {
             .unwrap()
             .to_string();
         ranks
-            .split_whitespace()
-            .skip(1)
+            .trim_start_matches("ranks = [")
+            .trim_end_matches(']')
+            .split(", ")
             .filter(|r| *r != "0")
             .count()
     };

@@ -1,124 +1,21 @@
-//! Scenario files: TOML, versioned, every field checked.
-//!
-//! ```toml
-//! version = 1
-//! name = "seed"
-//! description = "vCPU 0 sends 0x40 to vCPU 1, which halts"
-//!
-//! [hardware]            # ordering variant (docs/port-contract.md)
-//! variant = "apm"       # apm | split-irr | in-flight | isrun-first | stale | per-dest |
-//!                       # latch-doorbell
-//! # or fields overriding it: atomic_irr, isrun_order ("after-ack" | "in-flight" | "before"),
-//! # stale_isrun, validate_first, latch_doorbell
-//!
-//! [kvm]
-//! variant = "V3"        # V0 V1 V1b V2 V3 V3-fast V4 V5
-//! knobs = []            # running-on-load, no-irr-pending, no-block-fences,
-//!                       # no-wake-up-mb, no-enter-mb, no-sleep-put, stale-cpu-on-unblock
-//!                       # (old names no-set-current-state-mb, no-enter-guest-mb still load,
-//!                       # with a warning naming the new one)
-//!
-//! [apic]                # the guests' logical destination model (DFR)
-//! logical_model = "flat"  # flat: vCPU i has logical ID 1 << i; cluster: (cluster << 4) | 1 << i
-//! cluster = 0           # cluster model only, 0..=14
-//!
-//! [[vcpu]]              # vCPU i (at most 4); host CPU c is RTL core c
-//! program = [{ send_ipi = { vector = 0x40, dest = 1 } }]
-//! cpu = 0               # host CPU its thread starts on (default: i; one vCPU per CPU)
-//!
-//! [[vcpu]]
-//! program = ["halt", "loop"]  # "loop": spin in the guest forever, never exiting
-//! timer = true          # one LAPIC timer interrupt at a time the schedule chooses
-//! preemptible = true    # may be preempted once in its blocking path
-//! migrate_to = 2        # may be preempted once and moved to this (free) host CPU
-//! irr_pending = true    # apic->irr_pending at the start
-//! logical_valid = true  # valid bit of its Logical APIC ID table entry (flat: entry i, ID 1<<i)
-//!
-//! [bounds]
-//! max_cycles = 4000     # per run
-//!
-//! [explore]
-//! seeds = 300           # PCT runs before the bounded exhaustive search
-//! bound = 2             # deviations from the default order
-//!
-//! [check]
-//! invariants = ["no-lost-ipi", "no-duplicate-ipi", "no-lost-wakeup", "exit-info-protocol"]
-//! ```
-//!
-//! `send_ipi` takes `vector`, `dest` (APIC ID or 0xFF), `mode` (`physical` | `logical`),
-//! `shorthand` (`none` | `self` | `all` | `all-but-self`), `delivery` (`fixed` | `nmi` |
-//! `init` | `smi` | `lowest`) and `trigger` (`edge` | `level`). Unknown fields are errors;
-//! every error names the file, line and column.
+//! The scenario file format (TOML, version [`VERSION`]): raw tables, field checks with the
+//! file, line and column of every error, and the build of the world's [`Scenario`].
 
+use super::variants::{
+    apm, hw_table, knob_names, parse_kvm, renamed_knob_warning, set_knob, KvmRow, ISRUN_ORDERS,
+};
+use super::{ScenarioError, ScenarioFile, VERSION};
 use crate::apic::{Icr, Shorthand};
 use crate::dut::NUM_CORES;
 use crate::ffi::HwConfig;
 use crate::guest::{GuestOp, MAX_OPS};
-use crate::kvm::{Knobs, KvmVariant};
-use crate::oracle::Invariant;
+use crate::kvm::Knobs;
 use crate::world::{Scenario, MAX_VCPUS};
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use std::ops::Range;
 use std::path::Path;
-
-/// The scenario file format version this build reads.
-pub const VERSION: u32 = 1;
-
-/// A scenario file that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ScenarioError {
-    /// The file cannot be read.
-    #[error("{file}: {source}")]
-    Io {
-        /// The file.
-        file: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// Syntax, an unknown field, a wrong type or a value out of range.
-    #[error("{file}:{line}:{column}: {msg}")]
-    At {
-        /// The file.
-        file: String,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What was wrong and what was expected.
-        msg: String,
-    },
-    /// A rule across fields.
-    #[error("{file}: {msg}")]
-    Invalid {
-        /// The file.
-        file: String,
-        /// What was wrong.
-        msg: String,
-    },
-}
-
-/// A parsed scenario file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ScenarioFile {
-    /// Warnings about old spellings ([`RENAMED_KNOBS`]); [`parse`] also prints each on
-    /// stderr when it loads the file.
-    pub warnings: Vec<String>,
-    /// Name (from the file, else its stem).
-    pub name: String,
-    /// One-line description.
-    pub description: String,
-    /// Hardware variant name, if one was given.
-    pub hw_name: Option<String>,
-    /// The world's scenario.
-    pub scenario: Scenario,
-    /// PCT seeds before the bounded search.
-    pub seeds: u64,
-    /// Deviation bound of the exhaustive search.
-    pub bound: u32,
-    /// Invariants the verdict reports.
-    pub invariants: Vec<Invariant>,
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -140,8 +37,9 @@ struct Raw {
     bounds: RawBounds,
     #[serde(default)]
     explore: RawExplore,
+    /// Old files' `[check] invariants`: accepted, ignored, warned about.
     #[serde(default)]
-    check: RawCheck,
+    check: Option<toml::Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -181,7 +79,7 @@ fn cluster<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
 #[serde(deny_unknown_fields)]
 struct RawKvm {
     #[serde(deserialize_with = "kvm_variant")]
-    variant: KvmVariant,
+    variant: KvmRow,
     #[serde(default, deserialize_with = "knobs")]
     knobs: KnobList,
 }
@@ -243,21 +141,6 @@ impl Default for RawExplore {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCheck {
-    #[serde(deserialize_with = "invariants")]
-    invariants: Vec<Invariant>,
-}
-
-impl Default for RawCheck {
-    fn default() -> Self {
-        RawCheck {
-            invariants: Invariant::ALL.to_vec(),
-        }
-    }
-}
-
 fn yes() -> bool {
     true
 }
@@ -308,153 +191,34 @@ fn one_of<'a, T: Copy>(name: &str, what: &str, table: &'a [(&'a str, T)]) -> Res
         })
 }
 
-/// Named hardware ordering variants. `apm` is what the APM describes: a locked IRR update
-/// (HW-A), IsRunning read after the update completed (HW-B), read fresh (HW-G), every
-/// destination validated before the first IRR write (HW-D), doorbells to host-mode cores
-/// dropped (HW-E). Each other variant changes one choice.
-pub fn hw_variants() -> [(&'static str, HwConfig); 7] {
-    let apm = HwConfig {
-        atomic_irr: true,
-        validate_first: true,
-        ..HwConfig::default()
-    };
-    [
-        ("apm", apm),
-        (
-            "split-irr",
-            HwConfig {
-                atomic_irr: false,
-                ..apm
-            },
-        ),
-        (
-            "in-flight",
-            HwConfig {
-                isrun_order: 1,
-                ..apm
-            },
-        ),
-        (
-            "isrun-first",
-            HwConfig {
-                isrun_order: 2,
-                ..apm
-            },
-        ),
-        (
-            "stale",
-            HwConfig {
-                stale_isrun: true,
-                ..apm
-            },
-        ),
-        (
-            "per-dest",
-            HwConfig {
-                validate_first: false,
-                ..apm
-            },
-        ),
-        (
-            "latch-doorbell",
-            HwConfig {
-                latch_doorbell: true,
-                ..apm
-            },
-        ),
-    ]
-}
-
-/// The APM hardware variant (`hw_variants()[0]`).
-pub fn apm() -> HwConfig {
-    hw_variants()[0].1
-}
-
 fn hw_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<(String, HwConfig)>, D::Error> {
     let s = String::deserialize(d)?;
-    one_of(&s, "hardware variant", &hw_variants())
+    one_of(&s, "hardware variant", &hw_table())
         .map(|h| Some((s, h)))
         .map_err(de::Error::custom)
 }
 
 fn isrun_order<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
     let s = String::deserialize(d)?;
-    one_of(
-        &s,
-        "isrun_order",
-        &[("after-ack", 0u8), ("in-flight", 1), ("before", 2)],
-    )
-    .map(Some)
-    .map_err(de::Error::custom)
+    one_of(&s, "isrun_order", &ISRUN_ORDERS)
+        .map(Some)
+        .map_err(de::Error::custom)
 }
 
-fn kvm_variant<'de, D: Deserializer<'de>>(d: D) -> Result<KvmVariant, D::Error> {
+/// `[kvm] variant`: a generation, a named row or `GENERATION+KNOB...` ([`parse_kvm`]).
+fn kvm_variant<'de, D: Deserializer<'de>>(d: D) -> Result<KvmRow, D::Error> {
     let s = String::deserialize(d)?;
-    let table: Vec<(&str, KvmVariant)> = KvmVariant::ALL.iter().map(|v| (v.name(), *v)).collect();
-    one_of(&s, "KVM variant", &table).map_err(de::Error::custom)
-}
-
-/// Named KVM bug knobs.
-pub const KNOBS: [&str; 7] = [
-    "running-on-load",
-    "no-irr-pending",
-    "no-block-fences",
-    "no-wake-up-mb",
-    "no-enter-mb",
-    "no-sleep-put",
-    "stale-cpu-on-unblock",
-];
-
-/// Knobs renamed in issue 14 (after what they remove in the kernel): (old, new). The old
-/// name of `no-block-fences` removed only `set_current_state`'s barrier; the kernel has a
-/// second full fence there (SRCU's), and the knob now removes both.
-pub const RENAMED_KNOBS: [(&str, &str); 2] = [
-    ("no-set-current-state-mb", "no-block-fences"),
-    ("no-enter-guest-mb", "no-enter-mb"),
-];
-
-/// The warning for a knob spelled the old way.
-pub fn renamed_knob_warning(file: &str, old: &str, new: &str) -> String {
-    format!("warning: {file}: knob `{old}` is now called `{new}`")
+    parse_kvm(&s).map_err(de::Error::custom)
 }
 
 fn knobs<'de, D: Deserializer<'de>>(d: D) -> Result<KnobList, D::Error> {
     let mut list = KnobList::default();
-    let k = &mut list.knobs;
     for name in Vec::<String>::deserialize(d)? {
-        let name = match RENAMED_KNOBS.iter().find(|(o, _)| *o == name) {
-            Some(&(old, new)) => {
-                list.renamed.push((old, new));
-                new.to_string()
-            }
-            None => name,
-        };
-        let flag = match name.as_str() {
-            "running-on-load" => &mut k.unconditional_running_on_load,
-            "no-irr-pending" => &mut k.no_irr_pending_update,
-            "no-block-fences" => &mut k.no_block_fences,
-            "no-wake-up-mb" => &mut k.no_wake_up_mb,
-            "no-enter-mb" => &mut k.no_enter_mb,
-            "no-sleep-put" => &mut k.no_sleep_put,
-            "stale-cpu-on-unblock" => &mut k.stale_cpu_on_unblock,
-            other => {
-                return Err(de::Error::custom(format!(
-                    "unknown knob `{other}`, expected one of: {}",
-                    KNOBS.join(", ")
-                )))
-            }
-        };
-        *flag = true;
+        if let Some(r) = set_knob(&mut list.knobs, &name).map_err(de::Error::custom)? {
+            list.renamed.push(r);
+        }
     }
     Ok(list)
-}
-
-fn invariants<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Invariant>, D::Error> {
-    let table: Vec<(&str, Invariant)> = Invariant::ALL.iter().map(|i| (i.name(), *i)).collect();
-    Vec::<String>::deserialize(d)?
-        .iter()
-        .map(|s| one_of(s, "invariant", &table).map_err(de::Error::custom))
-        .collect()
 }
 
 #[derive(Deserialize)]
@@ -606,7 +370,7 @@ pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
         .variant
         .as_ref()
         .map(|(_, h)| *h)
-        .unwrap_or(hw_variants()[0].1);
+        .unwrap_or(apm());
     let h = &raw.hardware;
     hw.atomic_irr = h.atomic_irr.unwrap_or(hw.atomic_irr);
     hw.isrun_order = h.isrun_order.unwrap_or(hw.isrun_order);
@@ -618,9 +382,13 @@ pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
             "[apic] cluster needs logical_model = \"cluster\"".to_string(),
         ));
     }
-    let mut sc = Scenario::new(n as u8, raw.kvm.variant)
+    let mut knobs = raw.kvm.variant.knobs;
+    for name in knob_names(&raw.kvm.knobs.knobs) {
+        set_knob(&mut knobs, name).map_err(invalid)?;
+    }
+    let mut sc = Scenario::new(n as u8, raw.kvm.variant.variant)
         .hw(hw)
-        .knobs(raw.kvm.knobs.knobs);
+        .knobs(knobs);
     sc.max_cycles = raw.bounds.max_cycles;
     if raw.apic.logical_model == Some(true) {
         sc.kvm = sc.kvm.with_cluster(raw.apic.cluster.unwrap_or(0));
@@ -677,13 +445,18 @@ pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("scenario");
-    let warnings: Vec<String> = raw
+    let mut warnings: Vec<String> = raw
         .kvm
         .knobs
         .renamed
         .iter()
         .map(|(old, new)| renamed_knob_warning(file, old, new))
         .collect();
+    if raw.check.is_some() {
+        warnings.push(format!(
+            "warning: {file}: [check] is ignored (every run judges every invariant); remove it"
+        ));
+    }
     for w in &warnings {
         eprintln!("{w}");
     }
@@ -695,7 +468,7 @@ pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
         scenario: sc,
         seeds: raw.explore.seeds,
         bound: raw.explore.bound,
-        invariants: raw.check.invariants,
+        sha256: sha256_hex(text),
     })
 }
 
@@ -709,60 +482,10 @@ pub fn load(path: &Path) -> Result<ScenarioFile, ScenarioError> {
     parse(&text, &file)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SEED: &str = r#"
-version = 1
-[kvm]
-variant = "V3"
-[[vcpu]]
-program = [{ send_ipi = { vector = 0x40, dest = 1 } }]
-[[vcpu]]
-program = ["halt"]
-timer = true
-"#;
-
-    #[test]
-    fn the_seed_parses_to_the_builder_scenario() {
-        let f = parse(SEED, "seed.toml").unwrap();
-        let want = Scenario::new(2, KvmVariant::V3)
-            .program(
-                0,
-                &[GuestOp::SendIpi(Icr {
-                    level: true,
-                    ..Icr::fixed_physical(0x40, 1)
-                })],
-            )
-            .program(1, &[GuestOp::Halt])
-            .timer(1);
-        assert_eq!(f.scenario, want);
-        assert_eq!((f.name.as_str(), f.seeds, f.bound), ("seed", 300, 2));
-    }
-
-    fn err(text: &str) -> String {
-        parse(text, "bad.toml").unwrap_err().to_string()
-    }
-
-    #[test]
-    fn errors_name_file_line_column_and_expectation() {
-        let e = err(&SEED.replace("variant = \"V3\"", "variant = \"V9\""));
-        assert!(
-            e.starts_with("bad.toml:4:11: unknown KVM variant `V9`, expected one of: V0, V1"),
-            "{e}"
-        );
-        let e = err(&SEED.replace("timer = true", "timer = true\ncolour = 3"));
-        assert!(
-            e.starts_with("bad.toml:10:1:") && e.contains("unknown field `colour`"),
-            "{e}"
-        );
-        let e = err(&SEED.replace("vector = 0x40", "vector = 300"));
-        assert!(e.starts_with("bad.toml:6:") && e.contains("u8"), "{e}");
-        let e = err(&SEED.replace("version = 1", "version = 2"));
-        assert!(
-            e.starts_with("bad.toml:2:11: unsupported scenario version 2"),
-            "{e}"
-        );
-    }
+/// SHA-256 of `text`, lowercase hex.
+pub fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-/// Exit code of usage and input errors (as the other commands).
-const EXIT_USAGE: u8 = 2;
+use crate::EXIT_USAGE;
 
 #[derive(clap::Args, Debug)]
 pub struct MutantsArgs {
