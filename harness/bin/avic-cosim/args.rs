@@ -6,6 +6,7 @@ use crate::EXIT_USAGE;
 use avic_cosim::explore::Shard;
 use avic_cosim::report::{self, HwVariant, KvmRow, Replay};
 use avic_cosim::rtl::{Flavor, Rtl, RtlOptions, UserRtl};
+use avic_cosim::scenario::ScenarioFile;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,6 +34,14 @@ impl ScenarioArgs {
             .as_deref()
             .or(self.scenario.as_deref())
             .unwrap_or("seed")
+    }
+
+    /// The scenario file; a scenario that does not load is a usage error of `cmd`.
+    pub fn load(&self, cmd: &str) -> Result<ScenarioFile, ExitCode> {
+        report::load_scenario(self.spec()).map_err(|e| {
+            eprintln!("avic-cosim {cmd}: --scenario: {e}");
+            ExitCode::from(EXIT_USAGE)
+        })
     }
 }
 

@@ -51,12 +51,9 @@ fn cut_note(n: u64) -> String {
 /// The search: exit 0 when nothing is violated, 1 when something is.
 pub fn run(a: ExploreArgs) -> ExitCode {
     let spec = a.scenario.spec();
-    let mut f = match report::load_scenario(spec) {
+    let mut f = match a.scenario.load("explore") {
         Ok(f) => f,
-        Err(e) => {
-            eprintln!("avic-cosim explore: --scenario: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
     let mut sc = f.scenario.clone();
     a.cell.apply(&mut sc);

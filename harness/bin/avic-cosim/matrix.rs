@@ -10,7 +10,6 @@ use avic_cosim::explore::Shard;
 use avic_cosim::golden;
 use avic_cosim::report::{self, Budget, Replay};
 use avic_cosim::rtl::{Flavor, Rtl};
-use avic_cosim::scenario::ScenarioFile;
 use avic_cosim::wave;
 use avic_cosim::world::Schedule;
 use indicatif::MultiProgress;
@@ -64,12 +63,9 @@ fn dedup<T: PartialEq + Copy>(items: &[T], all: &[T]) -> Vec<T> {
 /// Runs the matrix: exit 0 when every cell holds, 1 when one is violated or partial.
 pub fn run(a: MatrixArgs) -> ExitCode {
     let spec = a.scenario.spec();
-    let mut file: ScenarioFile = match report::load_scenario(spec) {
+    let mut file = match a.scenario.load("matrix") {
         Ok(f) => f,
-        Err(e) => {
-            eprintln!("avic-cosim matrix: --scenario: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
     match a.rtl.load("matrix", &[Flavor::Plain]) {
         Ok(rtl) => file.scenario.rtl = rtl,

@@ -2,8 +2,8 @@
 
 use crate::args::{parse_wave, CellSelect, RtlArgs, ScenarioArgs};
 use crate::common::{print_tail, run_maybe_traced, verdict_exit, wave_flavors};
-use crate::{EXIT_SIM_ERROR, EXIT_USAGE};
-use avic_cosim::report::{self, Budget};
+use crate::EXIT_SIM_ERROR;
+use avic_cosim::report::Budget;
 use avic_cosim::world::{Policy, Schedule};
 use std::process::ExitCode;
 
@@ -25,12 +25,9 @@ pub struct RunArgs {
 
 /// One run: exit 0 when every invariant holds, 1 otherwise.
 pub fn run(a: RunArgs) -> ExitCode {
-    let f = match report::load_scenario(a.scenario.spec()) {
+    let f = match a.scenario.load("run") {
         Ok(f) => f,
-        Err(e) => {
-            eprintln!("avic-cosim run: --scenario: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
     let mut sc = f.scenario.clone();
     a.cell.apply(&mut sc);
