@@ -62,7 +62,9 @@ fn every_bundled_scenario_is_listed_here() {
             "ping-pong.toml",
             "same-vector-senders.toml",
             "seed.toml",
+            "self-ipi-spin.toml",
             "self-ipi.toml",
+            "spinning-target-two.toml",
             "spinning-target.toml",
             "two-senders.toml"
         ]

@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// The scenarios of `scenarios/`, bundled into the build: (name, file, text). Every file of
 /// `scenarios/` is here (`tb/scenarios.rs` checks it); docs/scenarios.md describes them.
-pub const BUNDLED: [(&str, &str, &str); 16] = [
+pub const BUNDLED: [(&str, &str, &str); 18] = [
     (
         "seed",
         "scenarios/seed.toml",
@@ -86,6 +86,16 @@ pub const BUNDLED: [(&str, &str, &str); 16] = [
         "logical-multicast",
         "scenarios/logical-multicast.toml",
         include_str!("../../scenarios/logical-multicast.toml"),
+    ),
+    (
+        "self-ipi-spin",
+        "scenarios/self-ipi-spin.toml",
+        include_str!("../../scenarios/self-ipi-spin.toml"),
+    ),
+    (
+        "spinning-target-two",
+        "scenarios/spinning-target-two.toml",
+        include_str!("../../scenarios/spinning-target-two.toml"),
     ),
 ];
 
