@@ -66,7 +66,8 @@ fn every_bundled_scenario_is_listed_here() {
             "self-ipi.toml",
             "spinning-target-two.toml",
             "spinning-target.toml",
-            "two-senders.toml"
+            "two-senders.toml",
+            "two-vectors-one-sender.toml"
         ]
     );
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// The scenarios of `scenarios/`, bundled into the build: (name, file, text). Every file of
 /// `scenarios/` is here (`tb/scenarios.rs` checks it); docs/scenarios.md describes them.
-pub const BUNDLED: [(&str, &str, &str); 18] = [
+pub const BUNDLED: [(&str, &str, &str); 19] = [
     (
         "seed",
         "scenarios/seed.toml",
@@ -96,6 +96,11 @@ pub const BUNDLED: [(&str, &str, &str); 18] = [
         "spinning-target-two",
         "scenarios/spinning-target-two.toml",
         include_str!("../../scenarios/spinning-target-two.toml"),
+    ),
+    (
+        "two-vectors-one-sender",
+        "scenarios/two-vectors-one-sender.toml",
+        include_str!("../../scenarios/two-vectors-one-sender.toml"),
     ),
 ];
 
