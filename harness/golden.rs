@@ -474,7 +474,7 @@ mod tests {
                 "apm\tV0\tholds\t-\t-\t-\tcomplete within bound 2",
                 "apm\tV1\tviolated\tno-duplicate-ipi\t1\t0x40\tfound",
                 "apm\tV4\tpartial\t-\t-\t-\tcomplete within bound 2",
-                "in-flight\tV5\tholds\t-\t-\t-\tpartial",
+                "in-flight\tV5\tpartial\t-\t-\t-\tpartial",
             ]
         );
         // Nothing depends on times or counts.
@@ -571,7 +571,7 @@ mod tests {
             "3 of 4 cells differ:\n\
              - apm\tV0\tholds\t-\t-\t-\tcomplete within bound 2\n\
              + apm\tV0\tviolated\tno-lost-wakeup\t1\t0x40\tfound\n\
-             - in-flight\tV5\tholds\t-\t-\t-\tpartial\n\
+             - in-flight\tV5\tpartial\t-\t-\t-\tpartial\n\
              + stale\tV5\tholds\t-\t-\t-\tcomplete within bound 2\n"
         );
         let d = diff("apm\tV0\n", &act).unwrap();
@@ -587,6 +587,6 @@ mod tests {
         assert_eq!(c[0].summary(), "holds");
         assert_eq!(c[1].summary(), "violated no-duplicate-ipi vCPU 1 0x40");
         assert_eq!(c[2].summary(), "partial");
-        assert_eq!(c[3].summary(), "holds (search partial)");
+        assert_eq!(c[3].summary(), "partial (search partial)");
     }
 }

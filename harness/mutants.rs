@@ -670,7 +670,7 @@ quick = true
 [[mutant]]
 id = "b"
 file = "rtl/avic_top.sv"
-find = "assign"
+find = "logic [NumCores-1:0]"
 replace = "assign"
 what = "y"
 covers = "eoi"
