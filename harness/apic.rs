@@ -19,6 +19,10 @@ pub const DFR: u64 = 0xE0;
 
 /// Exit code of #VMEXIT AVIC_INCOMPLETE_IPI (APM Table 15-25).
 pub const EXIT_AVIC_INCOMPLETE_IPI: u16 = 0x401;
+/// Exit code of #VMEXIT NPF (APM Table 15-25): the guest's ICR store with AVIC off.
+pub const EXIT_NPF: u16 = 0x400;
+/// EXITINFO2 of that NPF: the guest-physical address of ICR low (xAPIC base 0xFEE00000).
+pub const ICR_GPA: u64 = 0xFEE0_0300;
 /// Doorbell MSR (APM 15.29.8.2); write-only.
 pub const MSR_AVIC_DOORBELL: u32 = 0xC001_011B;
 /// Destination byte that means broadcast in xAPIC mode.

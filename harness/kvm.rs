@@ -22,8 +22,8 @@
 //!
 //! Simplifications (each also noted where it applies): no halt-polling (`halt_poll_ns = 0`),
 //! PPR = 0 and guest RFLAGS.IF = 1 in `kvm_vcpu_check_block`, no IRTE / IOMMU updates,
-//! APICv inhibition only as far as the delivery paths read `apicv_active` (nothing here clears
-//! it), V4/V5's fixed `avic_kick_target_vcpus_fast` (`603ccef42ce9`) run as the slow
+//! APICv inhibition through `KVM_REQ_APICV_UPDATE` ([`apicv`]: deactivation, the emulated
+//! LAPIC's injection and EOI; the inhibiting side is the world's `Action::Apicv`), V4/V5's fixed `avic_kick_target_vcpus_fast` (`603ccef42ce9`) run as the slow
 //! `kvm_apic_match_dest` loop (same targets, [`Traits::fast_path_518`]); V3-fast runs 5.18's
 //! shipped fast path. Context switches: a preemption runs `kvm_sched_out`/`kvm_sched_in`, and
 //! so does the voluntary sleep in `schedule()` ([`Pc::ScheduleKvmSchedOut`],
@@ -34,6 +34,8 @@ use crate::apic::{
     irr_word, vector_bit, Cause, ExitInfo, Icr, PhysEntry, Shorthand, VmLayout, DEST_BROADCAST,
     ICR_HI, ICR_LO, IRR,
 };
+mod apicv;
+
 use crate::mem::{MemError, Memory, FULL_MASK};
 
 /// Largest number of vCPUs a VM may have in this model (fixed-size target arrays).
@@ -58,6 +60,9 @@ pub const KVM_REQ_EVENT_BIT: u32 = 14;
 
 /// ICR bit 12, "delivery status" / `APIC_ICR_BUSY`.
 pub const APIC_ICR_BUSY: u32 = 1 << 12;
+/// `KVM_REQ_APICV_UPDATE` = `KVM_ARCH_REQ_FLAGS(25, KVM_REQUEST_WAIT | KVM_REQUEST_NO_WAKEUP)`
+/// (`arch/x86/include/asm/kvm_host.h`; arch requests start at bit 8): bit 33 of `requests`.
+pub const KVM_REQ_APICV_UPDATE_BIT: u32 = 33;
 
 const IR_MASK: u64 = 1 << PhysEntry::IS_RUNNING_BIT;
 /// Byte mask of a 32-bit APIC register in the low half of its 64-bit word.
@@ -180,6 +185,10 @@ impl KvmVariant {
             preemptible_block_hooks: matches!(self, V0 | V1 | V1b | V2 | V3 | V3Fast),
             stale_cpu_on_unblock: matches!(self, V0 | V1 | V1b),
             fast_path_518: self == V3Fast,
+            inhibit_recomputes_irr_pending: legacy,
+            refresh_loads_and_puts: !pre_v2,
+            preemptible_refresh: matches!(self, V2 | V3),
+            preemptible_update_apicv: matches!(self, V0 | V1 | V1b | V2 | V3 | V3Fast),
         }
     }
 }
@@ -282,6 +291,25 @@ pub struct Traits {
     /// of that Logical APIC ID table entry, anything else falls back to the loop), so the
     /// outcome and the order of the shared accesses are the same (`docs/kvm-model.md` §4).
     pub fast_path_518: bool,
+    /// `kvm_apic_update_apicv` on deactivation recomputes `irr_pending =
+    /// (apic_search_irr(apic) != -1)` (V0-V2, Suravee's 2019 helper); `755c2bf87860`
+    /// (5.17-rc4, V3+) leaves it alone: "IRR bits can be set by the CPU after it is called".
+    pub inhibit_recomputes_irr_pending: bool,
+    /// `avic_refresh_apicv_exec_ctrl` runs `avic_vcpu_load(vcpu, vcpu->cpu)` on activation and
+    /// `avic_vcpu_put(vcpu)` on deactivation (V2+; `df7e4827c549` "KVM: SVM: call
+    /// avic_vcpu_load/avic_vcpu_put when enabling/disabling AVIC", 2021). V0's 5.10
+    /// `svm_refresh_apicv_exec_ctrl` only flips the VMCB bit, so IsRunning stays as it was.
+    pub refresh_loads_and_puts: bool,
+    /// That load/put runs preemptible, so a migration between its `vcpu->cpu` load and the
+    /// entry store leaves the old host id in the table (V2, V3; fixed by `b652de1e3dfb` "KVM:
+    /// SVM: Disable preemption across AVIC load/put during APICv refresh", 5.18 merge window,
+    /// so V3-fast has the fix).
+    pub preemptible_refresh: bool,
+    /// `kvm_vcpu_update_apicv` runs preemptible between the `apicv_active` store and the
+    /// refresh (V0-V3-fast; `66c768d30e64` "KVM: x86: disable preemption while updating apicv
+    /// inhibition", 5.19-rc, whose changelog names the outcome: a second load "will lead to a
+    /// warning in __avic_vcpu_load, that the AVIC is already enabled").
+    pub preemptible_update_apicv: bool,
 }
 
 /// Bug knobs and barrier removals. All false = the kernel as the variant has it.
@@ -393,6 +421,12 @@ impl KvmLayout {
         self.sw(vcpu, 0x30)
     }
 
+    /// `kvm->arch.apicv_inhibit_reasons` (VM-wide; 0 = APICv allowed), the word after the
+    /// last possible vCPU block.
+    pub fn apicv_inhibit_reasons(&self) -> u64 {
+        self.sw(MAX_VCPUS as u8, 0x00)
+    }
+
     /// The task id stored in `wait.task` while `vcpu` blocks.
     pub fn task_id(vcpu: u8) -> u64 {
         u64::from(vcpu) + 1
@@ -410,11 +444,12 @@ impl KvmLayout {
         .encode()
     }
 
-    /// Bytes of memory needed for `n_vcpus` (tables, backing pages, software blocks).
+    /// Bytes of memory needed for `n_vcpus` (tables, backing pages, software blocks, the
+    /// VM-wide inhibit word).
     pub fn mem_size(&self, n_vcpus: u8) -> u64 {
         self.vm
             .mem_size(n_vcpus)
-            .max(self.sw_base + self.sw_stride * u64::from(n_vcpus))
+            .max(self.apicv_inhibit_reasons() + 8)
     }
 
     /// Initialises `vcpu`'s table entry ([`KvmLayout::initial_entry`]) and software block
@@ -604,6 +639,15 @@ pub enum GuestExit {
     },
     /// Physical interrupt intercept, e.g. a reschedule IPI from `kvm_vcpu_kick`.
     External,
+    /// #VMEXIT NPF (0x400) on the APIC page while AVIC is off for the entry: the guest's ICR
+    /// write, which KVM emulates (`kvm_lapic_reg_write`, docs/port-contract.md "AVIC enable").
+    ApicAccess {
+        /// EXITINFO1: ICR high:low.
+        info1: u64,
+    },
+    /// The guest's EOI of an interrupt KVM injected, which faults on the zapped APIC page and
+    /// is emulated (`apic_set_eoi`).
+    Eoi,
 }
 
 /// A named software event, for the log, the waveform and the oracles.
@@ -763,6 +807,28 @@ pub enum KvmEvent {
         /// Host CPU the IPI went to.
         host_cpu: u8,
     },
+    /// `kvm_vcpu_update_apicv` changed `apicv_active`.
+    ApicvUpdate {
+        /// vCPU.
+        vcpu: u8,
+        /// The new `apicv_active`.
+        active: bool,
+    },
+    /// `kvm_cpu_get_interrupt` moved a vector from the IRR to the ISR for injection at the
+    /// next VMRUN (APICv inactive): the emulated LAPIC accepted it.
+    Injected {
+        /// vCPU.
+        vcpu: u8,
+        /// Vector.
+        vector: u8,
+    },
+    /// `apic_set_eoi` cleared the ISR bit of an injected vector (emulated EOI).
+    EmulatedEoi {
+        /// vCPU.
+        vcpu: u8,
+        /// Vector.
+        vector: u8,
+    },
     /// Software doorbell (`wrmsr(MSR_AMD64_SVM_AVIC_DOORBELL, ...)`).
     Doorbell {
         /// Vcpu whose thread did it.
@@ -783,7 +849,9 @@ pub trait HostCtx {
     /// serializing; that is the world's choice). If a
     /// reschedule IPI ([`HostCtx::kick_ipi`]) reached this CPU after interrupts were
     /// disabled for the entry, the guest must exit with [`GuestExit::External`] at once.
-    fn vmrun(&mut self, vcpu: u8, cpu: u8);
+    /// `avic` is the VMCB's `AVIC_ENABLE` (the RTL's `avic_en_i`); `inject` a vector KVM
+    /// injects with this entry (EVENTINJ), which the guest takes at once.
+    fn vmrun(&mut self, vcpu: u8, cpu: u8, avic: bool, inject: Option<u8>);
     /// Software WRMSR to the AVIC doorbell with `host_id`.
     fn ring_doorbell(&mut self, host_id: u16);
     /// The scheduler side of `wake_up_process`: make `vcpu`'s thread runnable if it sleeps
@@ -852,6 +920,8 @@ pub enum LoadVia {
     /// `fire_sched_in_preempt_notifiers`. Returns early while `kvm_vcpu_is_blocking()` in
     /// V2+ (`af52f5aa5c1b`); V0-V1b write IsRunning := `svm->avic_is_running` (false).
     ScheduleWakeup,
+    /// `avic_refresh_apicv_exec_ctrl` activating APICv: `avic_vcpu_load(vcpu, vcpu->cpu)`.
+    Refresh,
 }
 
 /// Caller of `avic_vcpu_put`.
@@ -864,6 +934,8 @@ pub enum PutVia {
     /// `kvm_sched_out` in the context switch of `schedule()` in `kvm_vcpu_block`, after the
     /// thread was dequeued (`prepare_task_switch` → `fire_sched_out_preempt_notifiers`).
     Schedule,
+    /// `avic_refresh_apicv_exec_ctrl` deactivating APICv.
+    Refresh,
 }
 
 /// The next step of a vCPU thread, named after the kernel code it stands for. Sub-routines
@@ -1041,6 +1113,57 @@ pub enum Pc {
     KvmVcpuKickLoadCpu,
     /// `smp_send_reschedule(cpu)` (local action).
     SmpSendReschedule,
+
+    // APICv inhibition (`kvm/apicv.rs`).
+    /// `kvm_check_request(KVM_REQ_APICV_UPDATE)`: locked `clear_bit` of the request.
+    KvmCheckRequestApicvUpdate,
+    /// `kvm_vcpu_update_apicv`: `down_read(&apicv_update_lock)` (a locked RMW, a full
+    /// fence) and `kvm_apicv_activated()`: load `kvm->arch.apicv_inhibit_reasons`.
+    KvmVcpuUpdateApicvReasons,
+    /// `kvm_vcpu_update_apicv`: `apic->apicv_active = activate` (store).
+    KvmVcpuUpdateApicvStoreActive,
+    /// `kvm_apic_update_apicv`: activation stores `irr_pending = true`; V0-V2 deactivation
+    /// recomputes it (this step is then the first IRR load, register 7).
+    KvmApicUpdateApicv,
+    /// V0-V2 deactivation: `apic_search_irr`, IRR register `reg` (7 down to 0).
+    KvmApicUpdateApicvSearchIrr {
+        /// IRR register index, 0..=7.
+        reg: u8,
+    },
+    /// V0-V2 deactivation: store `irr_pending = (apic_search_irr(apic) != -1)`.
+    KvmApicUpdateApicvStoreIrrPending,
+    /// `avic_refresh_apicv_exec_ctrl`: the VMCB's `AVIC_ENABLE` (local), then (V2+) the
+    /// `vcpu->cpu` load of `avic_vcpu_load(vcpu, vcpu->cpu)` or the entry load of
+    /// `avic_vcpu_put(vcpu)`.
+    AvicRefreshApicvExecCtrl,
+    /// The refresh's `avic_vcpu_load`, first access (as [`Pc::KvmArchVcpuLoad`]).
+    AvicRefreshLoad,
+    /// `kvm_vcpu_update_apicv` after deactivating: `kvm_make_request(KVM_REQ_EVENT, vcpu)`.
+    KvmVcpuUpdateApicvRequestEvent,
+    /// `kvm_check_and_inject_events` (APICv inactive) → `kvm_cpu_has_injectable_intr` →
+    /// `apic_find_highest_irr`: load `irr_pending`.
+    InjectIrrPending,
+    /// `apic_find_highest_irr`: IRR register `reg` (7 down to 0).
+    InjectSearchIrr {
+        /// IRR register index, 0..=7.
+        reg: u8,
+    },
+    /// `kvm_cpu_get_interrupt` → `apic_clear_irr` (APICv inactive): `irr_pending = false`.
+    ApicClearIrrPendingFalse,
+    /// `apic_clear_irr`: locked clear of the IRR bit, with `apic_set_isr`'s ISR bit (both on
+    /// the vCPU's own page, one step): the emulated LAPIC accepts the vector.
+    KvmCpuGetInterrupt,
+    /// `apic_clear_irr`: `apic_search_irr`, IRR register `reg` (7 down to 0).
+    ApicClearIrrSearchIrr {
+        /// IRR register index, 0..=7.
+        reg: u8,
+    },
+    /// `apic_clear_irr`: another vector is pending, `irr_pending = true`.
+    ApicClearIrrPendingTrue,
+    /// Emulated EOI (`apic_set_eoi`): locked clear of the injected vector's ISR bit.
+    ApicSetEoi,
+    /// `apic_set_eoi`: `kvm_make_request(KVM_REQ_EVENT, vcpu)`.
+    ApicSetEoiRequestEvent,
 }
 
 impl Pc {
@@ -1108,6 +1231,25 @@ impl Pc {
             Pc::KvmVcpuKickCmpxchgMode => "kvm_vcpu_kick:cmpxchg(mode)",
             Pc::KvmVcpuKickLoadCpu => "kvm_vcpu_kick:READ_ONCE(vcpu->cpu)",
             Pc::SmpSendReschedule => "kvm_vcpu_kick:smp_send_reschedule",
+            Pc::KvmCheckRequestApicvUpdate => "kvm_check_request(KVM_REQ_APICV_UPDATE)",
+            Pc::KvmVcpuUpdateApicvReasons => "kvm_vcpu_update_apicv:apicv_inhibit_reasons",
+            Pc::KvmVcpuUpdateApicvStoreActive => "kvm_vcpu_update_apicv:apicv_active=activate",
+            Pc::KvmApicUpdateApicv => "kvm_apic_update_apicv",
+            Pc::KvmApicUpdateApicvSearchIrr { .. } => "kvm_apic_update_apicv:apic_search_irr",
+            Pc::KvmApicUpdateApicvStoreIrrPending => "kvm_apic_update_apicv:irr_pending",
+            Pc::AvicRefreshApicvExecCtrl => "avic_refresh_apicv_exec_ctrl",
+            Pc::AvicRefreshLoad => "avic_refresh_apicv_exec_ctrl:avic_vcpu_load(vcpu->cpu)",
+            Pc::KvmVcpuUpdateApicvRequestEvent => {
+                "kvm_vcpu_update_apicv:kvm_make_request(KVM_REQ_EVENT)"
+            }
+            Pc::InjectIrrPending => "kvm_check_and_inject_events:irr_pending",
+            Pc::InjectSearchIrr { .. } => "kvm_check_and_inject_events:apic_search_irr",
+            Pc::ApicClearIrrPendingFalse => "apic_clear_irr:irr_pending=false",
+            Pc::KvmCpuGetInterrupt => "kvm_cpu_get_interrupt:apic_clear_irr+apic_set_isr",
+            Pc::ApicClearIrrSearchIrr { .. } => "apic_clear_irr:apic_search_irr",
+            Pc::ApicClearIrrPendingTrue => "apic_clear_irr:irr_pending=true",
+            Pc::ApicSetEoi => "apic_set_eoi:apic_clear_isr",
+            Pc::ApicSetEoiRequestEvent => "apic_set_eoi:kvm_make_request(KVM_REQ_EVENT)",
         }
     }
 }
@@ -1196,6 +1338,19 @@ pub struct VcpuThread {
     wake_pending: bool,
     /// EXITINFO2's index of the exit being handled (`& 0x1FF`, K518).
     exit_index: u16,
+    /// `vcpu->arch.apicv_active` as this thread last stored it (its own checks read this;
+    /// other threads load it from memory).
+    apicv_active: bool,
+    /// The VMCB's `AVIC_ENABLE`, given to VMRUN.
+    vmcb_avic: bool,
+    /// What `kvm_vcpu_update_apicv` is switching to.
+    activate: bool,
+    /// A vector queued for injection at the next VMRUN (`vcpu->arch.interrupt`), 0 if none.
+    inject: u8,
+    /// The injected vector the guest serves until its emulated EOI, 0 if none.
+    isr_vec: u8,
+    /// A search of the IRR found a vector (its value), 0 if not (yet).
+    found: u8,
 }
 
 impl VcpuThread {
@@ -1241,6 +1396,12 @@ impl VcpuThread {
             remote_cpu: 0,
             wake_pending: false,
             exit_index: 0,
+            apicv_active: true,
+            vmcb_avic: true,
+            activate: true,
+            inject: 0,
+            isr_vec: 0,
+            found: 0,
         })
     }
 
@@ -1298,6 +1459,16 @@ impl VcpuThread {
                 | Pc::VcpuEnterGuestCheckRequests
                 | Pc::Vmrun
         )
+    }
+
+    /// The VMCB's `AVIC_ENABLE` as KVM last set it (`avic_refresh_apicv_exec_ctrl`).
+    pub fn avic_enabled(&self) -> bool {
+        self.vmcb_avic
+    }
+
+    /// The guest serves a vector KVM injected: its EOI is emulated ([`GuestExit::Eoi`]).
+    pub fn serving_injected(&self) -> bool {
+        self.isr_vec != 0
     }
 
     /// Asleep in `schedule()`.
@@ -1379,6 +1550,20 @@ impl VcpuThread {
             | Pc::AvicVcpuLoadStoreEntry {
                 via: LoadVia::Unblocking,
             } => self.stale_cpu(),
+            Pc::KvmApicUpdateApicv
+            | Pc::KvmApicUpdateApicvSearchIrr { .. }
+            | Pc::KvmApicUpdateApicvStoreIrrPending
+            | Pc::AvicRefreshApicvExecCtrl => self.traits.preemptible_update_apicv,
+            Pc::AvicRefreshLoad
+            | Pc::AvicVcpuLoadEntry {
+                via: LoadVia::Refresh,
+            }
+            | Pc::AvicVcpuLoadStoreEntry {
+                via: LoadVia::Refresh,
+            }
+            | Pc::AvicVcpuPutStoreEntry {
+                via: PutVia::Refresh,
+            } => self.traits.preemptible_refresh,
             _ => false,
         }
     }
@@ -1464,7 +1649,7 @@ impl VcpuThread {
                 if self.traits.load_rule == LoadRule::AvicIsRunningFlag {
                     self.avic_is_running = true;
                 }
-                if self.stale_cpu() {
+                if self.stale_cpu() && self.apicv_active {
                     // `avic_vcpu_load(vcpu, vcpu->cpu)`: the argument is loaded once.
                     self.load_cpu = self.ld(ctx, l.vcpu_cpu(me))? as u8;
                     self.pc = Pc::AvicSetRunningLoad;
@@ -1492,7 +1677,7 @@ impl VcpuThread {
             Pc::AvicVcpuLoadEntry { via } => self.load_entry(ctx, via)?,
             Pc::AvicVcpuLoadStoreEntry { via } => {
                 let mut e = PhysEntry::decode(self.entry);
-                e.host_id = u16::from(if via == LoadVia::Unblocking {
+                e.host_id = u16::from(if matches!(via, LoadVia::Unblocking | LoadVia::Refresh) {
                     self.load_cpu
                 } else {
                     self.cpu
@@ -1517,7 +1702,9 @@ impl VcpuThread {
             // ---------------- vcpu_enter_guest ----------------
             Pc::VcpuEnterGuestRequests => {
                 let r = self.ld(ctx, l.requests(me))?;
-                self.pc = if r & (1 << KVM_REQ_EVENT_BIT) != 0 {
+                self.pc = if r & (1 << KVM_REQ_APICV_UPDATE_BIT) != 0 {
+                    Pc::KvmCheckRequestApicvUpdate
+                } else if r & (1 << KVM_REQ_EVENT_BIT) != 0 {
                     Pc::KvmClearRequest
                 } else {
                     Pc::VcpuEnterGuestStoreMode
@@ -1527,7 +1714,11 @@ impl VcpuThread {
                 ctx.mem()
                     .host_lock_and_not(self.cpu, l.requests(me), 1 << KVM_REQ_EVENT_BIT)?;
                 ctx.note(KvmEvent::RequestConsumed { vcpu: me });
-                self.pc = Pc::VcpuEnterGuestStoreMode;
+                self.pc = if !self.apicv_active && self.inject == 0 && self.isr_vec == 0 {
+                    Pc::InjectIrrPending
+                } else {
+                    Pc::VcpuEnterGuestStoreMode
+                };
             }
             Pc::VcpuEnterGuestStoreMode => {
                 ctx.mem()
@@ -1565,7 +1756,16 @@ impl VcpuThread {
             }
             Pc::Vmrun => {
                 ctx.note(KvmEvent::EnterGuest { vcpu: me });
-                ctx.vmrun(me, self.cpu);
+                let inject = std::mem::take(&mut self.inject);
+                ctx.vmrun(
+                    me,
+                    self.cpu,
+                    self.vmcb_avic,
+                    (inject != 0).then_some(inject),
+                );
+                if inject != 0 {
+                    self.isr_vec = inject;
+                }
                 self.pc = Pc::InGuest;
             }
             // Not runnable: `step()` refuses them before getting here.
@@ -1583,6 +1783,15 @@ impl VcpuThread {
                     }
                     GuestExit::IncompleteIpi { .. } => Pc::AvicIncompleteIpiInterception,
                     GuestExit::External => Pc::VcpuEnterGuestRequests,
+                    GuestExit::ApicAccess { info1 } => {
+                        // `kvm_mmu_page_fault` → emulation of the xAPIC stores: ICR2, then
+                        // ICR (`kvm_lapic_reg_write`), as the V0-V3 rewrite does.
+                        self.icr_lo = info1 as u32;
+                        self.icr_hi = (info1 >> 32) as u32;
+                        self.emulate_icr(ctx, true);
+                        self.pc
+                    }
+                    GuestExit::Eoi => Pc::ApicSetEoi,
                 };
             }
 
@@ -1782,6 +1991,23 @@ impl VcpuThread {
                     self.next_target();
                 }
             }
+            Pc::KvmCheckRequestApicvUpdate
+            | Pc::KvmVcpuUpdateApicvReasons
+            | Pc::KvmVcpuUpdateApicvStoreActive
+            | Pc::KvmApicUpdateApicv
+            | Pc::KvmApicUpdateApicvSearchIrr { .. }
+            | Pc::KvmApicUpdateApicvStoreIrrPending
+            | Pc::AvicRefreshApicvExecCtrl
+            | Pc::AvicRefreshLoad
+            | Pc::KvmVcpuUpdateApicvRequestEvent
+            | Pc::InjectIrrPending
+            | Pc::InjectSearchIrr { .. }
+            | Pc::ApicClearIrrPendingFalse
+            | Pc::KvmCpuGetInterrupt
+            | Pc::ApicClearIrrSearchIrr { .. }
+            | Pc::ApicClearIrrPendingTrue
+            | Pc::ApicSetEoi
+            | Pc::ApicSetEoiRequestEvent => self.exec_apicv(ctx)?,
             Pc::SmpSendReschedule => {
                 ctx.kick_ipi(self.remote_cpu);
                 ctx.note(KvmEvent::KickIpi {
@@ -1899,6 +2125,12 @@ impl VcpuThread {
     /// First access of `avic_vcpu_load`: the `kvm_vcpu_is_blocking()` load (V2+, unless C2),
     /// else the entry load.
     fn load_first(&mut self, ctx: &mut dyn HostCtx, via: LoadVia) -> Result<(), MemError> {
+        if !self.apicv_active && via != LoadVia::Refresh {
+            // `svm_vcpu_load` / `avic_vcpu_unblocking`: `if (kvm_vcpu_apicv_active(vcpu))`
+            // (`bf5f6b9d7ad6` moved the check to the callers; V0 has it inside).
+            self.load_done(ctx, via);
+            return Ok(());
+        }
         let checks = self.traits.load_rule == LoadRule::SkipIfBlocking
             && !self.cfg.knobs.unconditional_running_on_load;
         if !checks {
@@ -1940,12 +2172,18 @@ impl VcpuThread {
             }
             LoadVia::SchedIn => self.preempt_ret,
             LoadVia::ScheduleWakeup => Pc::ScheduleReturn,
+            LoadVia::Refresh => Pc::VcpuEnterGuestRequests,
         };
     }
 
     /// First access of `avic_vcpu_put`: the entry load (V5: the shadow, local); returns early
     /// if IsRunning is already 0 (V2+); V5 `!enable_ipiv` changes only the shadow.
     fn put_first(&mut self, ctx: &mut dyn HostCtx, via: PutVia) -> Result<(), MemError> {
+        if !self.apicv_active && via != PutVia::Refresh {
+            // `svm_vcpu_put` / `avic_vcpu_blocking`: nothing while APICv is inactive.
+            self.put_done(ctx, via);
+            return Ok(());
+        }
         let e = if self.traits.shadow_entry {
             self.shadow
         } else {
@@ -1976,6 +2214,7 @@ impl VcpuThread {
                 Some(to) => Pc::ContextSwitch { to },
                 None => Pc::KvmSchedIn,
             },
+            PutVia::Refresh => Pc::KvmVcpuUpdateApicvRequestEvent,
         };
     }
 
@@ -2218,7 +2457,7 @@ mod tests {
         fn mem(&mut self) -> &mut Memory {
             &mut self.mem
         }
-        fn vmrun(&mut self, vcpu: u8, _cpu: u8) {
+        fn vmrun(&mut self, vcpu: u8, _cpu: u8, _avic: bool, _inject: Option<u8>) {
             self.vmruns.push(vcpu);
         }
         fn ring_doorbell(&mut self, host_id: u16) {

@@ -43,7 +43,8 @@ use crate::ffi::{HwConfig, ModelKind};
 use crate::guest::{Guest, GuestOp, Program};
 use crate::kvm::{
     decode_targets, GuestExit, HostCtx, Knobs, KvmConfig, KvmError, KvmEvent, KvmLayout,
-    KvmVariant, Pc, VcpuThread, TASK_RUNNING,
+    KvmVariant, Pc, VcpuThread, EXITING_GUEST_MODE, IN_GUEST_MODE, KVM_REQ_APICV_UPDATE_BIT,
+    OUTSIDE_GUEST_MODE, TASK_RUNNING,
 };
 use crate::mem::{AccessKind, Agent, Memory};
 use crate::oracle::{progress, Doorbell, Ledger, Obs, Oracles, View, Violation, TIMER_SENDER};
@@ -94,6 +95,9 @@ pub struct Scenario {
     /// Valid bit of each vCPU's Logical APIC ID table entry (at `kvm.logical_index`); false
     /// makes a logical IPI naming it an invalid target.
     pub logical_valid: [bool; MAX_VCPUS],
+    /// APICv gets inhibited once and re-enabled once, each at a time the schedule chooses
+    /// ([`Action::Apicv`]).
+    pub apicv_toggle: bool,
     /// Bound on cycles per run.
     pub max_cycles: u64,
     /// The RTL the scenario runs on: the bundled one, or a user's (`--rtl FILELIST --top NAME`).
@@ -118,6 +122,7 @@ impl Scenario {
             placement: [0, 1, 2, 3],
             migrate_to: [None; MAX_VCPUS],
             logical_valid: [true; MAX_VCPUS],
+            apicv_toggle: false,
             max_cycles: 4000,
             rtl: Rtl::Bundled,
         }
@@ -254,6 +259,9 @@ pub enum Action {
     Timer(u8),
     /// vCPU thread `v` is preempted before its next step.
     Preempt(u8),
+    /// `kvm_set_or_clear_apicv_inhibit` on another CPU: the first one inhibits APICv, the
+    /// second re-enables it ([`Scenario::apicv_toggle`]).
+    Apicv,
     /// vCPU thread `v` is preempted before its next step and resumes on host CPU `c`.
     Migrate(u8, u8),
     /// No software acts this cycle; the hardware makes progress. Enabled only while some
@@ -278,6 +286,7 @@ impl fmt::Display for Action {
             Action::Preempt(v) => write!(f, "preempt{v}"),
             Action::Migrate(v, c) => write!(f, "migrate{v} to cpu{c}"),
             Action::Idle => write!(f, "idle"),
+            Action::Apicv => write!(f, "apicv"),
         }
     }
 }
@@ -454,6 +463,7 @@ fn slot(a: Action) -> usize {
         Action::Drain(c) => 40 + usize::from(c),
         Action::Complete(c, p) => 56 + 4 * usize::from(c) + usize::from(p),
         Action::Idle => progress::SLOTS - 1,
+        Action::Apicv => 45,
     };
     s.min(progress::SLOTS - 1)
 }
@@ -468,6 +478,7 @@ fn agent_id(a: Action) -> u64 {
         Action::Preempt(v) => 0x500 | u64::from(v),
         Action::Idle => 0x600,
         Action::Migrate(v, c) => 0x700 | u64::from(v) << 4 | u64::from(c),
+        Action::Apicv => 0x800,
     }
 }
 
@@ -620,6 +631,7 @@ pub struct Snapshot {
     kick: [bool; NUM_CORES],
     wake: [bool; MAX_VCPUS],
     timer_fired: [bool; MAX_VCPUS],
+    apicv: Apicv,
     preempted: [bool; MAX_VCPUS],
     migrated: [bool; MAX_VCPUS],
     vcpu_on: [u8; NUM_CORES],
@@ -662,6 +674,7 @@ pub struct World {
     kick: [bool; NUM_CORES],
     wake: [bool; MAX_VCPUS],
     timer_fired: [bool; MAX_VCPUS],
+    apicv: Apicv,
     preempted: [bool; MAX_VCPUS],
     migrated: [bool; MAX_VCPUS],
     /// The vCPU whose guest a core runs (set at VMRUN); `NO_VCPU` before any.
@@ -704,6 +717,24 @@ pub struct World {
 /// `vcpu_on` of a core that has run no guest yet.
 const NO_VCPU: u8 = u8::MAX;
 
+/// APICv inhibition in a run ([`Scenario::apicv_toggle`], [`Action::Apicv`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Apicv {
+    /// `kvm_set_or_clear_apicv_inhibit` calls made: 0, 1 (inhibited), 2 (re-enabled).
+    toggles: u8,
+    /// Per vCPU: the VMCB's `AVIC_ENABLE` at its last VMRUN.
+    avic_on: [bool; MAX_VCPUS],
+}
+
+impl Default for Apicv {
+    fn default() -> Self {
+        Apicv {
+            toggles: 0,
+            avic_on: [true; MAX_VCPUS],
+        }
+    }
+}
+
 struct Ctx<'a> {
     dut: &'a mut Dut,
     wake: &'a mut [bool; MAX_VCPUS],
@@ -714,6 +745,10 @@ struct Ctx<'a> {
     oracles: &'a mut Oracles,
     /// A software doorbell of this step: (target vCPU, host id).
     sw_doorbell: Option<(u8, u16)>,
+    /// The VMRUN of this step: (vCPU, AVIC on, injected vector).
+    entered: Option<(u8, bool, Option<u8>)>,
+    /// A violation an event of this step revealed (the emulated LAPIC's acceptance).
+    found: Option<Violation>,
     cycle: u64,
 }
 
@@ -722,18 +757,22 @@ impl HostCtx for Ctx<'_> {
         &mut self.dut.mem
     }
 
-    fn vmrun(&mut self, vcpu: u8, cpu: u8) {
+    fn vmrun(&mut self, vcpu: u8, cpu: u8, avic: bool, inject: Option<u8>) {
         let c = self.dut.core(usize::from(cpu));
         c.guest_mode = true;
         c.vmrun = true;
+        c.avic_off = !avic;
         c.backing = self.layout.vm.backing(vcpu);
         c.self_idx = vcpu;
         self.vcpu_on[usize::from(cpu)] = vcpu;
-        // VMRUN scans the vIRR.
-        self.oracles.observe(&Obs::Rescan {
-            cycle: self.cycle,
-            vcpu,
-        });
+        self.entered = Some((vcpu, avic, inject));
+        if avic {
+            // VMRUN scans the vIRR.
+            self.oracles.observe(&Obs::Rescan {
+                cycle: self.cycle,
+                vcpu,
+            });
+        }
     }
 
     fn ring_doorbell(&mut self, host_id: u16) {
@@ -755,11 +794,26 @@ impl HostCtx for Ctx<'_> {
     }
 
     fn note(&mut self, ev: KvmEvent) {
-        if let KvmEvent::Doorbell {
-            target, host_id, ..
-        } = ev
-        {
-            self.sw_doorbell = Some((target, host_id));
+        let cycle = self.cycle;
+        let obs = match ev {
+            KvmEvent::Doorbell {
+                target, host_id, ..
+            } => {
+                self.sw_doorbell = Some((target, host_id));
+                None
+            }
+            KvmEvent::Injected { vcpu, vector } => Some(Obs::Accepted {
+                cycle,
+                vcpu,
+                vector,
+            }),
+            KvmEvent::EmulatedEoi { vcpu, .. } => Some(Obs::Eoi { cycle, vcpu }),
+            _ => None,
+        };
+        if let Some(o) = obs {
+            if let Some(x) = self.oracles.observe(&o) {
+                self.found.get_or_insert(x);
+            }
         }
         self.log.push(Event::Kvm {
             cycle: self.cycle,
@@ -855,6 +909,7 @@ impl World {
             kick: [false; NUM_CORES],
             wake: [false; MAX_VCPUS],
             timer_fired: [false; MAX_VCPUS],
+            apicv: Apicv::default(),
             preempted: [false; MAX_VCPUS],
             migrated: [false; MAX_VCPUS],
             vcpu_on,
@@ -901,6 +956,7 @@ impl World {
             kick,
             wake,
             timer_fired,
+            apicv,
             preempted,
             migrated,
             vcpu_on,
@@ -937,6 +993,7 @@ impl World {
             kick: *kick,
             wake: *wake,
             timer_fired: *timer_fired,
+            apicv: *apicv,
             preempted: *preempted,
             migrated: *migrated,
             vcpu_on: *vcpu_on,
@@ -982,6 +1039,7 @@ impl World {
             kick,
             wake,
             timer_fired,
+            apicv,
             preempted,
             migrated,
             vcpu_on,
@@ -1011,6 +1069,7 @@ impl World {
         *kick = s.kick;
         *wake = s.wake;
         *timer_fired = s.timer_fired;
+        *apicv = s.apicv;
         *preempted = s.preempted;
         *migrated = s.migrated;
         *vcpu_on = s.vcpu_on;
@@ -1126,6 +1185,9 @@ impl World {
                     push(Action::Migrate(v as u8, c));
                 }
             }
+        }
+        if self.sc.apicv_toggle && self.apicv.toggles < 2 {
+            push(Action::Apicv);
         }
         let idle = self.rtl_progressing();
         if idle {
@@ -1429,6 +1491,16 @@ impl World {
                 w(Res::Core(c)),
                 w(Res::Core(self.threads[usize::from(v)].cpu())),
             ],
+            Action::Apicv => {
+                let mut t = vec![w(Res::Addr(layout.apicv_inhibit_reasons()))];
+                for v in 0..self.sc.kvm.n_vcpus {
+                    t.push(w(Res::Vcpu(v)));
+                    t.push(w(Res::Addr(layout.requests(v))));
+                    t.push(w(Res::Addr(layout.mode(v))));
+                    t.push(w(Res::Core(self.core_of(usize::from(v)) as u8)));
+                }
+                t
+            }
             Action::Timer(v) => vec![
                 w(Res::Vcpu(v)),
                 w(Res::Ledger(v)),
@@ -1562,7 +1634,7 @@ impl World {
             }
             Action::Preempt(v) | Action::Migrate(v, _) => self.touch(Res::Vcpu(v), true),
             Action::Complete(c, _) => self.touch(Res::Core(c), true),
-            Action::Drain(_) | Action::Idle => {}
+            Action::Drain(_) | Action::Idle | Action::Apicv => {}
         }
         if let Action::Migrate(v, c) = a {
             let from = self.threads[usize::from(v)].cpu();
@@ -1594,6 +1666,8 @@ impl World {
                     vcpu_on: &mut self.vcpu_on,
                     oracles: &mut self.oracles,
                     sw_doorbell: None,
+                    entered: None,
+                    found: None,
                     cycle,
                 };
                 let seen = |t: &VcpuThread| {
@@ -1610,6 +1684,17 @@ impl World {
                 t.step(&mut ctx)?;
                 let changed = seen(t) != view;
                 let sw = ctx.sw_doorbell;
+                let (entered, found) = (ctx.entered, ctx.found.take());
+                self.note_violation(found);
+                if let Some((ev, avic, inject)) = entered {
+                    self.apicv.avic_on[usize::from(ev)] = avic;
+                    if let Some(x) = inject {
+                        // EVENTINJ: the guest takes the vector on entry.
+                        self.touch(Res::Guest(ev), true);
+                        self.touch(Res::Ledger(ev), true);
+                        self.guests[usize::from(ev)].take(x);
+                    }
+                }
                 if changed {
                     self.touch(Res::Vcpu(v), true);
                 }
@@ -1692,6 +1777,7 @@ impl World {
                 self.dut.mem.drain_one(c);
             }
             Action::Timer(v) => self.fire_timer(v, cycle)?,
+            Action::Apicv => self.toggle_apicv(cycle)?,
             Action::Preempt(v) => {
                 self.log.push(Event::Act {
                     cycle,
@@ -1754,6 +1840,50 @@ impl World {
             }
             self.threads[vi].on_wake();
         }
+        Ok(())
+    }
+
+    /// `kvm_set_or_clear_apicv_inhibit` (`__kvm_set_or_clear_apicv_inhibit`, x86.c) on the
+    /// timer's CPU, under `down_write(&kvm->arch.apicv_update_lock)`, as one action (the
+    /// vCPUs' `down_read` cannot interleave): `kvm_make_all_cpus_request(kvm,
+    /// KVM_REQ_APICV_UPDATE)` (per vCPU a locked `set_bit`, then `kvm_request_needs_ipi`'s
+    /// cmpxchg of `mode` IN_GUEST → EXITING, an IPI unless the mode was OUTSIDE: the request
+    /// has `KVM_REQUEST_WAIT`, and `KVM_REQUEST_NO_WAKEUP`, so a sleeping vCPU is not woken),
+    /// then `apicv_inhibit_reasons = new`. The zap of the APIC page is the RTL's `avic_en_i`
+    /// = 0 at the vCPUs' next VMRUN (a guest still running with AVIC on was kicked out).
+    fn toggle_apicv(&mut self, cycle: u64) -> Result<(), WorldError> {
+        let inhibit = self.apicv.toggles == 0;
+        self.apicv.toggles += 1;
+        self.log.push(Event::Act {
+            cycle,
+            action: Action::Apicv,
+            step: if inhibit {
+                "kvm_set_or_clear_apicv_inhibit(set)"
+            } else {
+                "kvm_set_or_clear_apicv_inhibit(clear)"
+            },
+        });
+        let layout = self.sc.kvm.layout;
+        let cpu = self.timer_cpu;
+        let err = |e: crate::mem::MemError| WorldError::Scenario(e.to_string());
+        for v in 0..self.sc.kvm.n_vcpus {
+            self.touch(Res::Vcpu(v), true);
+            let mem = &mut self.dut.mem;
+            mem.host_lock_or(cpu, layout.requests(v), 1 << KVM_REQ_APICV_UPDATE_BIT)
+                .map_err(err)?;
+            let old = mem
+                .host_cmpxchg(cpu, layout.mode(v), IN_GUEST_MODE, EXITING_GUEST_MODE)
+                .map_err(err)?;
+            if old != OUTSIDE_GUEST_MODE {
+                let c = self.threads[usize::from(v)].cpu();
+                self.touch(Res::Core(c), true);
+                self.kick[usize::from(c)] = true;
+            }
+        }
+        self.dut
+            .mem
+            .host_xchg(cpu, layout.apicv_inhibit_reasons(), u64::from(inhibit))
+            .map_err(err)?;
         Ok(())
     }
 
@@ -1838,9 +1968,15 @@ impl World {
                         info1,
                         info2,
                         icr: self.last_icr[v],
+                        avic: self.apicv.avic_on[v],
                     });
                     self.note_violation(x);
-                    self.exit_guest(v, GuestExit::IncompleteIpi { info1, info2 });
+                    let exit = if code == crate::apic::EXIT_NPF {
+                        GuestExit::ApicAccess { info1 }
+                    } else {
+                        GuestExit::IncompleteIpi { info1, info2 }
+                    };
+                    self.exit_guest(v, exit);
                 }
                 DutEvent::Interrupt {
                     cycle,
@@ -1909,7 +2045,12 @@ impl World {
         self.rtl_seen = n;
         let cycle = self.dut.cycle();
         for v in 0..self.sc.n() {
-            if self.guests[v].eoi_due {
+            if self.guests[v].eoi_due && self.threads[v].serving_injected() {
+                // The EOI store faults on the zapped APIC page: emulated (`apic_set_eoi`).
+                self.touch(Res::Guest(v as u8), true);
+                self.guests[v].eoi_due = false;
+                self.exit_guest(v, GuestExit::Eoi);
+            } else if self.guests[v].eoi_due {
                 self.touch(Res::Guest(v as u8), true);
                 self.guests[v].eoi_due = false;
                 let core = self.core_of(v);
@@ -1930,7 +2071,10 @@ impl World {
                 self.kick[cpu] = false;
                 continue;
             };
-            if self.guest_core(v).is_some() {
+            if self.guest_core(v).is_some() && self.dut.out.core[cpu].busy {
+                // The ICR store in progress retires first: an interrupt is taken at an
+                // instruction boundary (the AVIC's IPI is part of the store).
+            } else if self.guest_core(v).is_some() {
                 self.kick[cpu] = false;
                 self.exit_guest(v, GuestExit::External);
             } else if !self.threads[v].entering_guest() {
@@ -2099,6 +2243,11 @@ impl View for World {
     }
 
     fn in_service(&self, vcpu: u8) -> Option<bool> {
+        // With AVIC off the ISR is the emulated LAPIC's; the receiver does not serve it.
+        let v = usize::from(vcpu);
+        if !self.apicv.avic_on[v] || !self.threads[v].avic_enabled() {
+            return None;
+        }
         self.receiver_of(vcpu)
             .map(|c| self.dut.out.core[c].in_service)
     }

@@ -20,11 +20,6 @@ const APM: HwConfig = HwConfig {
     latch_doorbell: false,
 };
 
-/// `avic_pkg::ExitNpf`: the unaccelerated ICR write with AVIC off.
-const EXIT_NPF: u16 = 0x400;
-/// `avic_pkg::GpaApicIcrLow`: EXITINFO2 of that exit.
-const GPA_ICR_LOW: u64 = 0xFEE0_0300;
-
 /// vCPU c on core c, every vCPU valid and running, every core in guest mode.
 fn dut(l: VmLayout) -> Dut {
     dut_on(&Rtl::Bundled, l)
@@ -92,7 +87,7 @@ fn avic_off_icr_write_exits_and_sets_no_irr() {
         })
         .collect();
     let info1 = u64::from(icr.hi()) << 32 | u64::from(icr.lo());
-    assert_eq!(exits, [(0, EXIT_NPF, info1, GPA_ICR_LOW)]);
+    assert_eq!(exits, [(0, EXIT_NPF, info1, ICR_GPA)]);
     assert!(
         d.events()
             .iter()

@@ -275,3 +275,97 @@ program = ["halt"]
         "V4-no-enter-mb"
     );
 }
+
+/// C4 from a reachable state (`apicv-inhibit.toml`): APICv inhibited at a time the schedule
+/// picks. vCPU 1 deactivates (`kvm_vcpu_update_apicv`), and V2's `kvm_apic_update_apicv`
+/// recomputes `irr_pending` from an IRR it searched before vCPU 0's posting (by the hardware,
+/// whose AVIC is still on for a store in flight, or by KVM's emulation of the faulting ICR
+/// store), so vCPU 1's `kvm_vcpu_check_block` sees `irr_pending` false and sleeps. V3
+/// (`66fa226c131f`, `755c2bf87860`) and later hold, searched completely within bound 2.
+#[test]
+fn apicv_inhibition_loses_a_wakeup_on_v2_and_holds_from_v3() {
+    let f = file("apicv-inhibit.toml");
+    let mut sc = f.scenario.clone();
+    sc.kvm.variant = KvmVariant::V2;
+    let r = bounded_exhaustive(&sc, 2, 200_000).unwrap();
+    let out = r.violation.expect("C4 within bound 2 on V2");
+    let viol = out.violation().unwrap();
+    assert_eq!(
+        (viol.invariant, viol.vcpu, viol.vector),
+        (Invariant::LostWakeup, 1, 0x40)
+    );
+    let off = kvm(
+        &out,
+        KvmEvent::ApicvUpdate {
+            vcpu: 1,
+            active: false,
+        },
+    );
+    let blind = kvm(
+        &out,
+        KvmEvent::CheckBlock {
+            vcpu: 1,
+            irr_seen: false,
+        },
+    );
+    assert!(!off.is_empty() && blind.last() > off.first());
+    assert!(pos(&out, |e| matches!(
+        e,
+        Event::Kvm {
+            ev: KvmEvent::Injected { vcpu: 1, .. },
+            ..
+        }
+    ))
+    .is_none());
+    for v in [
+        KvmVariant::V3,
+        KvmVariant::V3Fast,
+        KvmVariant::V4,
+        KvmVariant::V5,
+    ] {
+        sc.kvm.variant = v;
+        let r = bounded_exhaustive(&sc, 2, 200_000).unwrap();
+        assert!(r.violation.is_none() && r.complete, "{v:?}");
+    }
+}
+
+/// The emulated LAPIC delivers while APICv is inhibited: on V4, some schedule of
+/// `apicv-inhibit.toml` has KVM inject the vector (`kvm_cpu_get_interrupt`, IRR to ISR) and
+/// the guest take it, with every invariant holding (the IPI accounting counts the injection as
+/// the acceptance, the emulated EOI clears the ISR).
+#[test]
+fn an_inhibited_vcpu_takes_the_ipi_through_injection() {
+    let f = file("apicv-inhibit.toml");
+    let mut sc = f.scenario.clone();
+    sc.kvm.variant = KvmVariant::V4;
+    let mut injected = false;
+    for seed in 0..400 {
+        let mut w = World::new(&sc, ModelKind::Plain).unwrap();
+        let out = w.run_observed(&Schedule::pct(seed, 3), |_| Ok(())).unwrap();
+        assert!(
+            matches!(out.verdict, Verdict::Holds),
+            "seed {seed}: {:?}",
+            out.verdict
+        );
+        let inj = kvm(
+            &out,
+            KvmEvent::Injected {
+                vcpu: 1,
+                vector: 0x40,
+            },
+        );
+        let eoi = kvm(
+            &out,
+            KvmEvent::EmulatedEoi {
+                vcpu: 1,
+                vector: 0x40,
+            },
+        );
+        if let (Some(&i), Some(&e)) = (inj.first(), eoi.first()) {
+            assert!(i < e);
+            injected = true;
+            break;
+        }
+    }
+    assert!(injected, "no PCT schedule of 400 injected the vector");
+}

@@ -49,6 +49,7 @@ fn every_bundled_scenario_is_listed_here() {
     assert_eq!(
         names,
         [
+            "apicv-inhibit.toml",
             "broadcast-ff.toml",
             "broadcast-mixed.toml",
             "broadcast-three.toml",

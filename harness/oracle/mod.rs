@@ -191,6 +191,8 @@ pub enum Obs {
         info2: u64,
         /// The ICR the guest last wrote (high:low).
         icr: u64,
+        /// The guest entered with AVIC on (`avic_en_i` at its VMRUN).
+        avic: bool,
     },
     /// `vcpu` ran VMRUN or scanned its vIRR.
     Rescan {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// The scenarios of `scenarios/`, bundled into the build: (name, file, text). Every file of
 /// `scenarios/` is here (`tb/scenarios.rs` checks it); docs/scenarios.md describes them.
-pub const BUNDLED: [(&str, &str, &str); 19] = [
+pub const BUNDLED: [(&str, &str, &str); 20] = [
     (
         "seed",
         "scenarios/seed.toml",
@@ -101,6 +101,11 @@ pub const BUNDLED: [(&str, &str, &str); 19] = [
         "two-vectors-one-sender",
         "scenarios/two-vectors-one-sender.toml",
         include_str!("../../scenarios/two-vectors-one-sender.toml"),
+    ),
+    (
+        "apicv-inhibit",
+        "scenarios/apicv-inhibit.toml",
+        include_str!("../../scenarios/apicv-inhibit.toml"),
     ),
 ];
 

@@ -82,6 +82,8 @@ struct RawKvm {
     variant: KvmRow,
     #[serde(default, deserialize_with = "knobs")]
     knobs: KnobList,
+    #[serde(default)]
+    apicv_toggle: bool,
 }
 
 /// Knobs as read, with the renamed ones that were spelled the old way.
@@ -390,6 +392,7 @@ pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
         .hw(hw)
         .knobs(knobs);
     sc.max_cycles = raw.bounds.max_cycles;
+    sc.apicv_toggle = raw.kvm.apicv_toggle;
     if raw.apic.logical_model == Some(true) {
         sc.kvm = sc.kvm.with_cluster(raw.apic.cluster.unwrap_or(0));
     }

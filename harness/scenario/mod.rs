@@ -18,6 +18,8 @@
 //!                       # no-wake-up-mb, no-enter-mb, no-sleep-put, stale-cpu-on-unblock
 //!                       # (old names no-set-current-state-mb, no-enter-guest-mb still load,
 //!                       # with a warning naming the new one)
+//! apicv_toggle = false  # APICv inhibited once and re-enabled once, when the schedule
+//!                       # chooses (kvm_set_or_clear_apicv_inhibit)
 //!
 //! [apic]                # the guests' logical destination model (DFR)
 //! logical_model = "flat"  # flat: vCPU i has logical ID 1 << i; cluster: (cluster << 4) | 1 << i

@@ -385,6 +385,40 @@ pub(crate) fn all_steps() -> Vec<Pc> {
         Pc::ScheduleKvmSchedIn,
         Pc::AvicKickTargetVcpusFastLogicalId,
     ]);
+    // APICv inhibition (issue 14), appended likewise.
+    let refresh = LoadVia::Refresh;
+    v.extend([
+        Pc::AvicVcpuLoadEntry { via: refresh },
+        Pc::AvicVcpuLoadStoreEntry { via: refresh },
+        Pc::KvmArchVcpuLoadSetCpu { via: refresh },
+        Pc::AvicVcpuPutStoreEntry {
+            via: PutVia::Refresh,
+        },
+        Pc::KvmCheckRequestApicvUpdate,
+        Pc::KvmVcpuUpdateApicvReasons,
+        Pc::KvmVcpuUpdateApicvStoreActive,
+        Pc::KvmApicUpdateApicv,
+    ]);
+    v.extend(
+        (0..8)
+            .rev()
+            .map(|reg| Pc::KvmApicUpdateApicvSearchIrr { reg }),
+    );
+    v.extend([
+        Pc::KvmApicUpdateApicvStoreIrrPending,
+        Pc::AvicRefreshApicvExecCtrl,
+        Pc::AvicRefreshLoad,
+        Pc::KvmVcpuUpdateApicvRequestEvent,
+        Pc::InjectIrrPending,
+    ]);
+    v.extend((0..8).rev().map(|reg| Pc::InjectSearchIrr { reg }));
+    v.extend([Pc::ApicClearIrrPendingFalse, Pc::KvmCpuGetInterrupt]);
+    v.extend((0..8).rev().map(|reg| Pc::ApicClearIrrSearchIrr { reg }));
+    v.extend([
+        Pc::ApicClearIrrPendingTrue,
+        Pc::ApicSetEoi,
+        Pc::ApicSetEoiRequestEvent,
+    ]);
     v
 }
 
@@ -396,15 +430,40 @@ pub(crate) fn step_code(pc: Pc) -> u8 {
         LoadVia::VcpuLoad => 0,
         LoadVia::Unblocking => 1,
         LoadVia::SchedIn => 2,
-        LoadVia::ScheduleWakeup => 3,
+        LoadVia::ScheduleWakeup | LoadVia::Refresh => 3,
     };
     let via_p = |via: PutVia| match via {
         PutVia::Blocking => 0,
         PutVia::SchedOut => 1,
-        PutVia::Schedule => 2,
+        PutVia::Schedule | PutVia::Refresh => 2,
     };
     let wake = LoadVia::ScheduleWakeup;
+    let refresh = LoadVia::Refresh;
+    let reg_code = |base: u8, reg: u8| if reg < 8 { base + (7 - reg) } else { 255 };
     match pc {
+        Pc::AvicVcpuLoadEntry { via } if via == refresh => 77,
+        Pc::AvicVcpuLoadStoreEntry { via } if via == refresh => 78,
+        Pc::KvmArchVcpuLoadSetCpu { via } if via == refresh => 79,
+        Pc::AvicVcpuPutStoreEntry {
+            via: PutVia::Refresh,
+        } => 80,
+        Pc::KvmCheckRequestApicvUpdate => 81,
+        Pc::KvmVcpuUpdateApicvReasons => 82,
+        Pc::KvmVcpuUpdateApicvStoreActive => 83,
+        Pc::KvmApicUpdateApicv => 84,
+        Pc::KvmApicUpdateApicvSearchIrr { reg } => reg_code(85, reg),
+        Pc::KvmApicUpdateApicvStoreIrrPending => 93,
+        Pc::AvicRefreshApicvExecCtrl => 94,
+        Pc::AvicRefreshLoad => 95,
+        Pc::KvmVcpuUpdateApicvRequestEvent => 96,
+        Pc::InjectIrrPending => 97,
+        Pc::InjectSearchIrr { reg } => reg_code(98, reg),
+        Pc::ApicClearIrrPendingFalse => 106,
+        Pc::KvmCpuGetInterrupt => 107,
+        Pc::ApicClearIrrSearchIrr { reg } => reg_code(108, reg),
+        Pc::ApicClearIrrPendingTrue => 116,
+        Pc::ApicSetEoi => 117,
+        Pc::ApicSetEoiRequestEvent => 118,
         Pc::AvicVcpuLoadEntry { via } if via == wake => 69,
         Pc::AvicVcpuLoadStoreEntry { via } if via == wake => 70,
         Pc::KvmArchVcpuLoadSetCpu { via } if via == wake => 71,
@@ -479,11 +538,13 @@ pub(crate) fn step_label(pc: Pc) -> String {
         LoadVia::Unblocking => "unblocking",
         LoadVia::SchedIn => "sched_in",
         LoadVia::ScheduleWakeup => "schedule",
+        LoadVia::Refresh => "refresh",
     };
     let via_p = |via: PutVia| match via {
         PutVia::Blocking => "blocking",
         PutVia::SchedOut => "sched_out",
         PutVia::Schedule => "schedule",
+        PutVia::Refresh => "refresh",
     };
     match pc {
         Pc::AvicVcpuLoadEntry { via }
@@ -492,7 +553,10 @@ pub(crate) fn step_label(pc: Pc) -> String {
             format!("{} <{}>", pc.name(), via_l(via))
         }
         Pc::AvicVcpuPutStoreEntry { via } => format!("{} <{}>", pc.name(), via_p(via)),
-        Pc::CheckBlockSearchIrr { reg } => format!("{}(IRR{reg})", pc.name()),
+        Pc::CheckBlockSearchIrr { reg }
+        | Pc::KvmApicUpdateApicvSearchIrr { reg }
+        | Pc::InjectSearchIrr { reg }
+        | Pc::ApicClearIrrSearchIrr { reg } => format!("{}(IRR{reg})", pc.name()),
         Pc::ContextSwitch { to } => format!("{} <to cpu{to}>", pc.name()),
         _ => pc.name().to_string(),
     }
@@ -509,6 +573,7 @@ pub(crate) fn action_code(a: Action) -> u8 {
         Action::Preempt(v) => 0x60 | (v & 15),
         Action::Idle => 0x70,
         Action::Migrate(v, c) => 0x80 | ((v & 3) << 2 | (c & 3)),
+        Action::Apicv => 0x90,
     }
 }
 
@@ -529,6 +594,7 @@ pub(crate) fn all_actions(n: u8) -> Vec<Action> {
         v.extend((0..cores).map(|c| Action::Migrate(vc, c)));
     }
     v.push(Action::Idle);
+    v.push(Action::Apicv);
     v
 }
 
