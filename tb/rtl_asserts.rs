@@ -63,6 +63,7 @@ fn assert_fires(d: &mut Dut, file: &str, name: &str) {
     let cycle = d.cycle();
     match d.step_raw() {
         Err(DutError::Rtl { cycle: c, msg }) => {
+            eprintln!("{msg}");
             assert_eq!(c, cycle, "{msg}");
             assert!(msg.contains(file), "{msg}");
             assert!(msg.contains(&format!("`AVIC_ASSERT({name}, ")), "{msg}");
