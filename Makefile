@@ -14,7 +14,9 @@ CARGO  ?= cargo
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 RTL_F  := rtl/avic.f
-RTL    := $(shell grep -v '^//' $(RTL_F))
+# The sources of the file list, and its +incdir+ lines as -I options (Yosys, Icarus).
+RTL    := $(shell grep -v -e '^//' -e '^+' $(RTL_F))
+RTL_I  := $(patsubst +incdir+%,-I%,$(shell grep '^+incdir+' $(RTL_F)))
 
 .PHONY: golden mutants mutants-quick
 .PHONY: coverage run test lint deps deps-rust deps-sim deps-lint rtl-lint synth clean \
@@ -72,7 +74,7 @@ rtl-lint:
 
 synth:
 	@mkdir -p target
-	yosys -q -p 'read_verilog -sv -DSYNTHESIS $(RTL); synth -top avic_top; tee -o target/yosys-stat.txt stat' >/dev/null
+	yosys -q -p 'read_verilog -sv -DSYNTHESIS $(RTL_I) $(RTL); synth -top avic_top; tee -o target/yosys-stat.txt stat' >/dev/null
 	@awk '/Number of cells/ {print "yosys: avic_top " $$0}' target/yosys-stat.txt | tail -1
 
 deps: deps-rust deps-sim
@@ -127,10 +129,12 @@ iverilog-smoke:
 	@command -v iverilog >/dev/null || { echo "installing iverilog"; $(APT) update -qq && $(APT) install -y -qq iverilog >/dev/null; }
 	@rm -rf $(IVL_OUT) && mkdir -p $(IVL_OUT)
 	@iverilog -V 2>&1 | head -1
-	@iverilog -g2012 -o $(IVL_OUT)/smoke.vvp -s avic_smoke_tb $(RTL) \
+	@iverilog -g2012 -o $(IVL_OUT)/smoke.vvp -s avic_smoke_tb $(RTL_I) $(RTL) \
 	  tb/iverilog/avic_smoke_tb.sv 2>$(IVL_OUT)/iverilog.log || { cat $(IVL_OUT)/iverilog.log; exit 1; }
 	@grep -v $(IVL_NOISE) $(IVL_OUT)/iverilog.log || true
-	vvp -n $(IVL_OUT)/smoke.vvp
+	@# Icarus reports a failed RTL assertion (rtl/avic_assert.svh) and goes on: fail on it here.
+	set -o pipefail; vvp -n $(IVL_OUT)/smoke.vvp | tee $(IVL_OUT)/vvp.log
+	@! grep -q '^ERROR:' $(IVL_OUT)/vvp.log || { echo "iverilog smoke: an RTL assertion failed"; exit 1; }
 
 # Needs a container engine (none runs on the project's machines; CI's `container` job does it).
 docker:

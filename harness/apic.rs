@@ -1,6 +1,7 @@
 //! Register and table layouts of AVIC (AMD64 APM vol. 2 section 15.29), one definition each,
 //! shared by the software model and the testbenches. The RTL keeps the same values in
-//! `rtl/avic_pkg.sv`; `tb/rtl_directed.rs` checks the two agree through the RTL's behaviour.
+//! `rtl/avic_pkg.sv`; the directed testbenches `tb/rtl_*.rs` check the two agree through the
+//! RTL's behaviour.
 
 use bitvec::prelude::*;
 

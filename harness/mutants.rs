@@ -670,8 +670,8 @@ quick = true
 [[mutant]]
 id = "b"
 file = "rtl/avic_top.sv"
-find = "logic [NumCores-1:0]"
-replace = "assign"
+find = "avic_pkg::NumPorts"
+replace = "3"
 what = "y"
 covers = "eoi"
 equivalent = "identity"

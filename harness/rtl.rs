@@ -1297,6 +1297,16 @@ impl fmt::Display for Rtl {
     }
 }
 
+/// The bundled RTL's headers (`rtl/*.svh`, found through `+incdir+rtl` of `rtl/avic.f`),
+/// embedded with the sources.
+const BUNDLED_HEADERS: &[(&str, &str)] = &[
+    ("avic_assert.svh", include_str!("../rtl/avic_assert.svh")),
+    (
+        "avic_top_ports.svh",
+        include_str!("../rtl/avic_top_ports.svh"),
+    ),
+];
+
 /// The bundled RTL's sources, in `rtl/avic.f` order, embedded for coverage builds from an
 /// installed binary.
 const BUNDLED: &[(&str, &str)] = &[
@@ -1319,19 +1329,20 @@ impl UserRtl {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("rtl");
         let same = BUNDLED
             .iter()
+            .chain(BUNDLED_HEADERS)
             .all(|(n, text)| fs::read_to_string(repo.join(n)).is_ok_and(|t| t == *text));
         let cache = opts.cache_dir.clone().unwrap_or_else(default_cache_dir);
         let dir = if same {
             repo
         } else {
             let mut h = Sha256::new();
-            for (n, t) in BUNDLED {
+            for (n, t) in BUNDLED.iter().chain(BUNDLED_HEADERS) {
                 h.update(n.as_bytes());
                 h.update(t.as_bytes());
             }
             let d = cache.join(format!("bundled-rtl-{}", &hex(&h.finalize())[..16]));
             fs::create_dir_all(&d).map_err(io_err(&d))?;
-            for (n, t) in BUNDLED {
+            for (n, t) in BUNDLED.iter().chain(BUNDLED_HEADERS) {
                 let p = d.join(n);
                 if fs::read_to_string(&p).ok().as_deref() != Some(*t) {
                     fs::write(&p, t).map_err(io_err(&p))?;
@@ -1341,6 +1352,7 @@ impl UserRtl {
         };
         let design = Design {
             sources: BUNDLED.iter().map(|(n, _)| dir.join(n)).collect(),
+            incdirs: vec![dir.clone()],
             ..Design::default()
         };
         let top = "avic_top";

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //
 // avic_core: one physical core's AVIC: the IPI sender and the interrupt evaluator, with their
-// three memory ports (avic_pkg::PortIrr, avic_pkg::PortTbl, avic_pkg::PortRcv).
+// three memory ports (avic_pkg::PortIrr, avic_pkg::PortTbl, avic_pkg::PortRcv). The memory
+// port handshake of docs/port-contract.md is checked at the bottom, for every port.
+
+`include "avic_assert.svh"
 
 module avic_core
 (
@@ -62,6 +65,7 @@ module avic_core
   ////////////////////////////////////////////
 
   // Reset value 1: a core that never entered a guest behaves as before contract v2.
+  // (Every flop of the RTL has this synchronous reset: see avic_top.sv, "Reset".)
   logic avic_en_q, avic_en;
 
   always_ff @(posedge clk_i) begin
@@ -146,5 +150,43 @@ module avic_core
     .db_drop_o           (db_drop_o),
     .db_latched_o        (db_latched_o)
   );
+
+  /////////////////////////////////////
+  // Memory port contract assertions //
+  /////////////////////////////////////
+
+  // Per port (docs/port-contract.md, "Memory ports"): a request offered and not accepted is
+  // offered again, unchanged, at the next edge; a request is accepted only when the port's
+  // last one has completed (at most one outstanding; its response may come at the same edge).
+  // Responses without a request are checked by the sender and the receiver, which know what
+  // they wait for. The flops here feed the assertions only: not synthesized, not covered.
+`ifndef SYNTHESIS
+  /* verilator coverage_off */
+  for (genvar p = 0; p < avic_pkg::NumPorts; p++) begin : g_port_check
+    logic [137:0] req, req_q;  // op, address, write data, byte mask
+    logic         offered_q;   // offered at the last edge and not accepted
+    logic         outst_q;     // accepted, not completed
+    logic         accept;      // accepted at this edge
+
+    assign req = {req_op_o[p*2 +: 2], req_addr_o[p*64 +: 64], req_wdata_o[p*64 +: 64],
+                  req_mask_o[p*8 +: 8]};
+    assign accept = req_valid_o[p] && req_ready_i[p];
+
+    always_ff @(posedge clk_i) begin
+      if (!rst_ni) begin
+        offered_q <= 1'b0;
+        outst_q   <= 1'b0;
+      end else begin
+        offered_q <= req_valid_o[p] && !req_ready_i[p];
+        outst_q   <= (outst_q && !rsp_valid_i[p]) || accept;
+      end
+      req_q <= req;
+    end
+
+    `AVIC_ASSERT(ReqStableUntilAccepted_A, !offered_q || (req_valid_o[p] && req == req_q))
+    `AVIC_ASSERT(OneOutstanding_A, !accept || !outst_q || rsp_valid_i[p])
+  end
+  /* verilator coverage_on */
+`endif
 
 endmodule

@@ -12,6 +12,8 @@
 // The hardware ordering choices the APM leaves open are configuration inputs sampled at reset
 // (docs/port-contract.md lists them with the avic-protocol.md names HW-A, HW-B, HW-D, HW-G).
 
+`include "avic_assert.svh"
+
 module avic_ipi_sender
 (
   input  logic        clk_i,
@@ -523,17 +525,12 @@ module avic_ipi_sender
   // Assertions //
   ////////////////
 
-`ifndef SYNTHESIS
-  always_ff @(posedge clk_i) begin
-    if (rst_ni) begin
-      // A response on the IRR port needs a request in flight.
-      assert (!irr_rsp_valid_i || irr_pend_q || state_q == StIrrRdWait)
-        else $error("avic_ipi_sender: IRR port response with no request outstanding");
-      assert (!tbl_rsp_valid_i || state_q == StLogWait || state_q == StEntWait ||
-              state_q == StIrIsWait)
-        else $error("avic_ipi_sender: table port response with no request outstanding");
-    end
-  end
-`endif
+  // A response on the IRR port needs a request in flight: the locked set or write of an update
+  // (irr_pend_q), or the read of a split update.
+  `AVIC_ASSERT(IrrRspNeedsReq_A, !irr_rsp_valid_i || irr_pend_q || state_q == StIrrRdWait)
+  // A response on the table port needs one of its reads waited for.
+  logic tbl_wait;
+  assign tbl_wait = (state_q == StLogWait) || (state_q == StEntWait) || (state_q == StIrIsWait);
+  `AVIC_ASSERT(TblRspNeedsReq_A, !tbl_rsp_valid_i || tbl_wait)
 
 endmodule

@@ -8,6 +8,8 @@
 // ISR bit. A doorbell to a core in host mode is dropped (cfg_latch_doorbell_i = 0) or latched
 // until the next VMRUN (1): HW-E in docs/port-contract.md. One interrupt is in service at a time.
 
+`include "avic_assert.svh"
+
 module avic_irq_eval
 (
   input  logic        clk_i,
@@ -245,14 +247,14 @@ module avic_irq_eval
   assign db_latched_o = latch_q;
   assign db_drop_o    = drop_q;
 
-`ifndef SYNTHESIS
-  always_ff @(posedge clk_i) begin
-    if (rst_ni) begin
-      assert (!rsp_valid_i || state_q == StScanWait || state_q == StClrWait ||
-                           state_q == StIsrWait || state_q == StEoiWait)
-        else $error("avic_irq_eval: response with no request outstanding");
-    end
-  end
-`endif
+  ////////////////
+  // Assertions //
+  ////////////////
+
+  // A response on the receiver port needs one of its requests waited for.
+  logic rcv_wait;
+  assign rcv_wait = (state_q == StScanWait) || (state_q == StClrWait) ||
+                    (state_q == StIsrWait) || (state_q == StEoiWait);
+  `AVIC_ASSERT(RspNeedsReq_A, !rsp_valid_i || rcv_wait)
 
 endmodule

@@ -3,67 +3,21 @@
 // avic_top: NumCores physical cores sharing one guest's AVIC tables. Core c has host physical
 // APIC ID c; a doorbell (APM 15.29.8.2, MSR C001_011Bh) is routed to the core whose host APIC ID
 // it names. Per-core signals are packed arrays indexed by core; memory ports are indexed
-// core * avic_pkg::NumPorts + port. The port contract is in docs/port-contract.md.
+// core * avic_pkg::NumPorts + port. The port contract is in docs/port-contract.md; the port list
+// is rtl/avic_top_ports.svh, shared with wrappers that present the same ports.
+//
+// Reset: rst_ni is synchronous (flops are `always_ff @(posedge clk_i)`, reset by an
+// `if (!rst_ni)` branch), on purpose. The configuration flops load the cfg_* inputs while rst_ni
+// is low (docs/port-contract.md), which an asynchronous reset cannot do: its reset value must be
+// a constant. And the harness drives rst_ni like every other input of its cycle loop (applied
+// with the clock low, taken at the edge, low for two cycles), so an asynchronous reset would buy
+// nothing it can observe.
 
 module avic_top
 #(
   parameter int NumCores = 4
 ) (
-  input  logic        clk_i,
-  input  logic        rst_ni,
-
-  // Hardware ordering variants, sampled while rst_ni is low.
-  input  logic        cfg_atomic_irr_i,      // HW-A
-  input  logic [1:0]  cfg_isrun_order_i,     // HW-B (avic_pkg::isrun_order_e)
-  input  logic        cfg_stale_isrun_i,     // HW-G
-  input  logic        cfg_validate_first_i,  // HW-D
-  input  logic        cfg_latch_doorbell_i,  // HW-E
-
-  // VM-wide AVIC state.
-  input  logic [63:0] phys_base_i,
-  input  logic [7:0]  phys_max_idx_i,
-  input  logic [63:0] log_base_i,
-
-  // Per core: the vCPU it runs and what the guest does.
-  input  logic [NumCores-1:0]       guest_mode_i,
-  input  logic [NumCores-1:0]       vmrun_i,
-  input  logic [NumCores-1:0]       avic_en_i,         // AVIC on for the guest entered, taken
-                                                       // at VMRUN (contract v2)
-  input  logic [NumCores*8-1:0]  self_idx_i,
-  input  logic [NumCores*64-1:0] backing_i,
-  input  logic [NumCores-1:0]       ldr_cluster_i,
-  input  logic [NumCores-1:0]       icr_wr_i,
-  input  logic [NumCores*32-1:0] icr_lo_i,
-  input  logic [NumCores*32-1:0] icr_hi_i,
-  input  logic [NumCores-1:0]       intr_ready_i,
-  input  logic [NumCores-1:0]       eoi_i,
-  input  logic [NumCores-1:0]       sw_doorbell_i,     // host software WRMSR to the doorbell
-
-  // Memory ports.
-  output logic [NumCores*avic_pkg::NumPorts-1:0]       mem_req_valid_o,
-  output logic [NumCores*avic_pkg::NumPorts*2-1:0]  mem_req_op_o,
-  output logic [NumCores*avic_pkg::NumPorts*64-1:0] mem_req_addr_o,
-  output logic [NumCores*avic_pkg::NumPorts*64-1:0] mem_req_wdata_o,
-  output logic [NumCores*avic_pkg::NumPorts*8-1:0]  mem_req_mask_o,
-  input  logic [NumCores*avic_pkg::NumPorts-1:0]       mem_req_ready_i,
-  input  logic [NumCores*avic_pkg::NumPorts-1:0]       mem_rsp_valid_i,
-  input  logic [NumCores*avic_pkg::NumPorts*64-1:0] mem_rsp_rdata_i,
-
-  // Per core results.
-  output logic [NumCores-1:0]       busy_o,
-  output logic [NumCores-1:0]       exit_valid_o,
-  output logic [NumCores*12-1:0] exit_code_o,
-  output logic [NumCores*64-1:0] exit_info1_o,
-  output logic [NumCores*64-1:0] exit_info2_o,
-  output logic [NumCores-1:0]       doorbell_valid_o,
-  output logic [NumCores*12-1:0] doorbell_host_id_o,
-  output logic [NumCores-1:0]       doorbell_recv_o,   // doorbell arriving at core c
-  output logic [NumCores-1:0]       intr_valid_o,
-  output logic [NumCores*8-1:0]  intr_vec_o,
-  output logic [NumCores-1:0]       in_service_o,
-  output logic [NumCores-1:0]       eval_busy_o,
-  output logic [NumCores-1:0]       db_drop_o,
-  output logic [NumCores-1:0]       db_latched_o
+`include "avic_top_ports.svh"
 );
 
   //////////////////////

@@ -11,7 +11,7 @@ use std::path::Path;
 
 const N: usize = NUM_CORES;
 
-/// The APM's order (as `tb/rtl_directed.rs`).
+/// The APM's order (as `tb/common/rtl_bench.rs`).
 const APM: HwConfig = HwConfig {
     atomic_irr: true,
     isrun_order: 0,

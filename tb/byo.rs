@@ -252,8 +252,10 @@ fn design(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-/// The bundled sources as absolute paths, one a line, for file lists in temporary directories.
+/// The bundled sources as absolute paths, one a line, after the `+incdir+` of their headers,
+/// for file lists in temporary directories.
 fn bundled_sources() -> String {
+    let inc = format!("+incdir+{}\n", repo("rtl").display());
     [
         "avic_pkg",
         "avic_ipi_sender",
@@ -262,8 +264,9 @@ fn bundled_sources() -> String {
         "avic_top",
     ]
     .iter()
-    .map(|m| format!("{}\n", repo(&format!("rtl/{m}.sv")).display()))
-    .collect()
+    .fold(inc, |f, m| {
+        f + &format!("{}\n", repo(&format!("rtl/{m}.sv")).display())
+    })
 }
 
 fn rtl_error(args: &[&str], cache: &Path) -> String {
@@ -317,11 +320,15 @@ fn a_missing_top_is_named() {
 
 #[test]
 fn a_missing_port_of_the_contract_is_named() {
+    // The wrapper with its port list declared in place (as a user's design does) instead of
+    // included from rtl/avic_top_ports.svh, without eoi_i.
     let wrapper = std::fs::read_to_string(repo("tb/rtl/reordered_top.sv")).unwrap();
-    let eoi_port = "  input  logic [NumCores-1:0]       eoi_i,\n";
-    assert!(wrapper.contains(eoi_port));
+    let ports = std::fs::read_to_string(repo("rtl/avic_top_ports.svh")).unwrap();
+    let include = "`include \"avic_top_ports.svh\"\n";
+    let eoi_port = "  input  logic [NumCores-1:0]                       eoi_i,\n";
+    assert!(wrapper.contains(include) && ports.contains(eoi_port));
     let no_eoi = wrapper
-        .replace(eoi_port, "")
+        .replace(include, &ports.replace(eoi_port, ""))
         .replace("module reordered_top", "module no_eoi_top")
         .replace(
             ".eoi_i                (eoi_i)",

@@ -102,6 +102,17 @@ fn mutant(name: &str, edits: &[(&str, &str, &str)]) -> (Arc<UserRtl>, PathBuf) {
         .lines()
         .filter(|l| !l.starts_with("//") && !l.is_empty())
     {
+        if let Some(inc) = line.strip_prefix("+incdir+") {
+            // The headers (rtl/*.svh) beside the copies.
+            for e in std::fs::read_dir(repo(inc)).unwrap() {
+                let p = e.unwrap().path();
+                if p.extension().is_some_and(|x| x == "svh") {
+                    std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+                }
+            }
+            f.push_str("+incdir+.\n");
+            continue;
+        }
         let file = Path::new(line).file_name().unwrap().to_str().unwrap();
         let mut text = std::fs::read_to_string(repo(line)).unwrap();
         for (target, from, to) in edits {

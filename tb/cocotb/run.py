@@ -23,8 +23,10 @@ def main():
     ap.add_argument("--build-dir", default=str(ROOT / "target" / "cocotb"))
     a = ap.parse_args()
     build = Path(a.build_dir)
-    srcs = [ROOT / l.strip() for l in (ROOT / "rtl" / "avic.f").read_text().splitlines()
-            if l.strip() and not l.startswith("//")]
+    lines = [l.strip() for l in (ROOT / "rtl" / "avic.f").read_text().splitlines()
+             if l.strip() and not l.startswith("//")]
+    srcs = [ROOT / l for l in lines if not l.startswith("+")]
+    incs = [ROOT / l[len("+incdir+"):] for l in lines if l.startswith("+incdir+")]
     # Verilator's makefile would compile the model at -Os: ask for -O3 as the other benches do.
     os.environ["MAKEFLAGS"] = f"OPT_FAST=-O3 OPT_GLOBAL=-O3 -j{os.cpu_count() or 1}"
     runner = get_runner("verilator")
@@ -33,7 +35,7 @@ def main():
         hdl_toplevel="avic_top",
         build_dir=build,
         build_args=["-O3", "--x-assign", "fast", "--x-initial", "fast", "--assert",
-                    "--timescale", "1ns/1ps", "-Wno-fatal"],
+                    "--timescale", "1ns/1ps", "-Wno-fatal"] + [f"+incdir+{d}" for d in incs],
     )
     result = build / "pingpong_result.txt"
     result.unlink(missing_ok=True)

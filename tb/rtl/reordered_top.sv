@@ -2,67 +2,17 @@
 //
 // reordered_top: a second implementation of the port contract (docs/port-contract.md) for the
 // bring-your-own-RTL tests (tb/byo.rs): a deliberately reordered sender. It has avic_top's port
-// list and instantiates the one avic_top, but ties the IsRunning read before the IRR update
-// (HW-B "before", avic_pkg::IsRunBeforeIrr) whatever cfg_isrun_order_i says. Run with APM
-// configuration inputs, it must lose the wake-up the bundled RTL does not.
+// list as of contract v1 (rtl/avic_top_ports.svh without avic_en_i, so tb/apicv.rs can run a
+// design without that port) and instantiates the one avic_top, but ties the IsRunning read
+// before the IRR update (HW-B "before", avic_pkg::IsRunBeforeIrr) whatever cfg_isrun_order_i
+// says. Run with APM configuration inputs, it must lose the wake-up the bundled RTL does not.
 
 module reordered_top
 #(
   parameter int NumCores = 4
 ) (
-  input  logic        clk_i,
-  input  logic        rst_ni,
-
-  // Hardware ordering variants, sampled while rst_ni is low.
-  input  logic        cfg_atomic_irr_i,      // HW-A
-  input  logic [1:0]  cfg_isrun_order_i,     // HW-B (avic_pkg::isrun_order_e)
-  input  logic        cfg_stale_isrun_i,     // HW-G
-  input  logic        cfg_validate_first_i,  // HW-D
-  input  logic        cfg_latch_doorbell_i,  // HW-E
-
-  // VM-wide AVIC state.
-  input  logic [63:0] phys_base_i,
-  input  logic [7:0]  phys_max_idx_i,
-  input  logic [63:0] log_base_i,
-
-  // Per core: the vCPU it runs and what the guest does.
-  input  logic [NumCores-1:0]       guest_mode_i,
-  input  logic [NumCores-1:0]       vmrun_i,
-  input  logic [NumCores*8-1:0]  self_idx_i,
-  input  logic [NumCores*64-1:0] backing_i,
-  input  logic [NumCores-1:0]       ldr_cluster_i,
-  input  logic [NumCores-1:0]       icr_wr_i,
-  input  logic [NumCores*32-1:0] icr_lo_i,
-  input  logic [NumCores*32-1:0] icr_hi_i,
-  input  logic [NumCores-1:0]       intr_ready_i,
-  input  logic [NumCores-1:0]       eoi_i,
-  input  logic [NumCores-1:0]       sw_doorbell_i,     // host software WRMSR to the doorbell
-
-  // Memory ports.
-  output logic [NumCores*avic_pkg::NumPorts-1:0]       mem_req_valid_o,
-  output logic [NumCores*avic_pkg::NumPorts*2-1:0]  mem_req_op_o,
-  output logic [NumCores*avic_pkg::NumPorts*64-1:0] mem_req_addr_o,
-  output logic [NumCores*avic_pkg::NumPorts*64-1:0] mem_req_wdata_o,
-  output logic [NumCores*avic_pkg::NumPorts*8-1:0]  mem_req_mask_o,
-  input  logic [NumCores*avic_pkg::NumPorts-1:0]       mem_req_ready_i,
-  input  logic [NumCores*avic_pkg::NumPorts-1:0]       mem_rsp_valid_i,
-  input  logic [NumCores*avic_pkg::NumPorts*64-1:0] mem_rsp_rdata_i,
-
-  // Per core results.
-  output logic [NumCores-1:0]       busy_o,
-  output logic [NumCores-1:0]       exit_valid_o,
-  output logic [NumCores*12-1:0] exit_code_o,
-  output logic [NumCores*64-1:0] exit_info1_o,
-  output logic [NumCores*64-1:0] exit_info2_o,
-  output logic [NumCores-1:0]       doorbell_valid_o,
-  output logic [NumCores*12-1:0] doorbell_host_id_o,
-  output logic [NumCores-1:0]       doorbell_recv_o,   // doorbell arriving at core c
-  output logic [NumCores-1:0]       intr_valid_o,
-  output logic [NumCores*8-1:0]  intr_vec_o,
-  output logic [NumCores-1:0]       in_service_o,
-  output logic [NumCores-1:0]       eval_busy_o,
-  output logic [NumCores-1:0]       db_drop_o,
-  output logic [NumCores-1:0]       db_latched_o
+`define AVIC_TOP_PORTS_V1
+`include "avic_top_ports.svh"
 );
 
   /* verilator lint_off UNUSEDSIGNAL */
