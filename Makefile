@@ -110,13 +110,17 @@ deps-rust:
 
 # Cargo.toml's rust-version is what the lockfile truly needs: the highest rust-version among the
 # locked crates (cargo refuses a toolchain older than it). clippy's incompatible_msrv lint
-# (make lint) checks the crate's own use of std against it.
+# (make lint) checks the crate's own use of std against it. It must not exceed the Rust of
+# Debian's rustc-web, the container images' toolchain.
+RUST_DEBIAN := 1.96
 msrv-check: deps-lint
 	@need=$$($(CARGO) metadata --format-version 1 --locked | python3 -c 'import json, sys; \
 	  vs = [p["rust_version"] for p in json.load(sys.stdin)["packages"] if p.get("rust_version") and p["name"] != "avic-cosim"]; \
 	  print(max(vs, key=lambda v: tuple(map(int, v.split(".")))))'); \
 	  [ "$$(printf '%s\n' "$$need" | cut -d. -f1,2)" = "$(RUST_MIN)" ] \
 	  || { echo "error: Cargo.toml says rust-version = \"$(RUST_MIN)\" but the locked crates need $$need" >&2; exit 1; }; \
+	  [ "$$(printf '%s\n' "$(RUST_DEBIAN)" "$(RUST_MIN)" | sort -V | tail -1)" = "$(RUST_DEBIAN)" ] \
+	  || { echo "error: rust-version $(RUST_MIN) is above $(RUST_DEBIAN), Debian's rustc-web (the images' toolchain)" >&2; exit 1; }; \
 	  echo "msrv-check: rust-version $(RUST_MIN) (the locked crates need $$need)"
 
 deps-lint:
