@@ -33,7 +33,7 @@ step() {
   say "$name"
   "$@" || rc=$?
   TIMES+=("$(printf '%-34s %5d s' "$name" $((SECONDS - t0)))")
-  [ "$rc" = 0 ] || die "$name failed (exit $rc)"
+  [ "$rc" = 0 ] || { say "times"; printf '  %s\n' "${TIMES[@]}"; die "$name failed (exit $rc)"; }
 }
 
 apt_install() {
