@@ -307,7 +307,7 @@ impl OrderWatch {
     fn irr_slot(&self, addr: u64) -> Option<(usize, u32)> {
         (0..self.n).find_map(|v| {
             let off = addr.wrapping_sub(self.irr[v]);
-            (off < 0x10 * IRR_REGS && off % 0x10 == 0)
+            (off < 0x10 * IRR_REGS && off.is_multiple_of(0x10))
                 .then(|| (v, (v as u64 * 8 + off / 0x10) as u32))
         })
     }
