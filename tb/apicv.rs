@@ -104,14 +104,7 @@ fn avic_off_icr_write_exits_and_sets_no_irr() {
     // AVIC on again: the same write is accelerated (IRR bit, doorbell to core 1).
     vmrun(&mut d, 0, true);
     d.run(20).unwrap();
-    d.clear_logs();
-    d.write_icr(0, icr.lo(), icr.hi());
-    d.run(60).unwrap();
-    let irr1 = irr_word(l.backing(1), 0x41);
-    assert!(d
-        .txns()
-        .iter()
-        .any(|t| t.core == 0 && t.port == PORT_IRR && t.op == MemOp::LockSet && t.addr == irr1));
+    assert!(sends_accelerated(&mut d, l, &icr));
     assert!(d
         .events()
         .iter()
@@ -182,17 +175,22 @@ fn design_without_avic_en_runs_as_tied_on() {
     let mut d = dut_on(&Rtl::User(user), l);
     vmrun(&mut d, 0, false);
     d.run(20).unwrap();
-    d.clear_logs();
     let icr = Icr::fixed_physical(0x41, 1);
-    d.write_icr(0, icr.lo(), icr.hi());
-    d.run(60).unwrap();
-    let irr1 = irr_word(l.backing(1), 0x41);
-    assert!(d
-        .txns()
-        .iter()
-        .any(|t| t.core == 0 && t.port == PORT_IRR && t.op == MemOp::LockSet && t.addr == irr1));
+    assert!(sends_accelerated(&mut d, l, &icr));
     assert!(d
         .events()
         .iter()
         .all(|e| !matches!(e, DutEvent::Exit { .. })));
+}
+
+/// Core 0's guest writes `icr` (vector 0x41 to vCPU 1) and the sender posts it with its locked
+/// IRR set, i.e. the write was accelerated.
+fn sends_accelerated(d: &mut Dut, l: VmLayout, icr: &Icr) -> bool {
+    d.clear_logs();
+    d.write_icr(0, icr.lo(), icr.hi());
+    d.run(60).unwrap();
+    let irr1 = irr_word(l.backing(1), 0x41);
+    d.txns()
+        .iter()
+        .any(|t| t.core == 0 && t.port == PORT_IRR && t.op == MemOp::LockSet && t.addr == irr1)
 }
