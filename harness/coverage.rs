@@ -26,7 +26,8 @@
 
 use crate::apic::{PhysEntry, IRR};
 use crate::kvm::KvmLayout;
-use crate::mem::{AccessKind, Agent};
+use crate::mem::{AccessKind, Agent, MemObserver, NO_ACTOR};
+use std::any::Any;
 use std::fmt::{self, Write as _};
 
 /// A pair of conflicting accesses whose order matters to the protocol.
@@ -248,9 +249,6 @@ impl fmt::Display for Order {
     }
 }
 
-/// No KVM thread is acting (a store-buffer drain, a timer, the RTL).
-pub const NO_ACTOR: u8 = u8::MAX;
-
 const MAX_V: usize = 4;
 const IRR_REGS: u64 = 8;
 const IR_MASK: u64 = 1 << PhysEntry::IS_RUNNING_BIT;
@@ -338,11 +336,14 @@ impl OrderWatch {
         }
         self.b[i] |= bit;
     }
+}
 
+/// Ordering coverage is an observer of memory.
+impl MemObserver for OrderWatch {
     /// A read of global memory at `addr` by `agent` (`kind`: a host load or an RTL read);
     /// `actor` is the vCPU whose KVM thread is acting, or [`NO_ACTOR`].
     #[inline]
-    pub fn on_read(&mut self, agent: Agent, kind: AccessKind, addr: u64, actor: u8) {
+    fn on_read(&mut self, agent: Agent, kind: AccessKind, addr: u64, actor: u8) {
         match agent {
             Agent::Host(_) => {
                 if kind != AccessKind::Load && kind != AccessKind::LoadForwarded {
@@ -379,7 +380,7 @@ impl OrderWatch {
     /// A write that became globally visible at `addr` (`old` -> `new`) by `agent`: a host
     /// `Commit` or `LockedRmw`, or an RTL write, locked set or locked clear.
     #[inline]
-    pub fn on_write(
+    fn on_write(
         &mut self,
         agent: Agent,
         kind: AccessKind,
@@ -423,6 +424,14 @@ impl OrderWatch {
             }
         }
     }
+
+    fn boxed_clone(&self) -> Box<dyn MemObserver> {
+        Box::new(self.clone())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 #[cfg(test)]
@@ -430,10 +439,14 @@ mod tests {
     use super::*;
     use crate::mem::Memory;
 
+    fn orders(m: &Memory) -> Orders {
+        m.observer::<OrderWatch>().unwrap().orders()
+    }
+
     fn watched() -> (Memory, KvmLayout) {
         let l = KvmLayout::default();
         let mut m = Memory::new(l.mem_size(2), 3);
-        m.watch_orders(OrderWatch::new(&l, 2));
+        m.observe(OrderWatch::new(&l, 2));
         (m, l)
     }
 
@@ -447,15 +460,15 @@ mod tests {
         m.host_store(1, e, 0, 0xff).unwrap();
         m.set_actor(NO_ACTOR);
         m.rtl_read(0, PORT_TBL, e).unwrap();
-        let o = m.orders();
+        let o = orders(&m);
         assert_eq!(o.of(Pair::IsRunningClearVsHwRead), (false, false));
         assert!(m.drain_one(1));
-        let o = m.orders();
+        let o = orders(&m);
         assert_eq!(o.of(Pair::IsRunningClearVsHwRead), (false, true));
         m.rtl_read(0, PORT_TBL, e).unwrap();
-        assert_eq!(m.orders().of(Pair::IsRunningClearVsHwRead), (true, true));
-        assert_eq!(m.orders().of(Pair::IsRunningSetVsHwRead), (false, false));
-        assert!(!m.orders().side_seen(Pair::IsRunningSetVsHwRead, true));
+        assert_eq!(orders(&m).of(Pair::IsRunningClearVsHwRead), (true, true));
+        assert_eq!(orders(&m).of(Pair::IsRunningSetVsHwRead), (false, false));
+        assert!(!orders(&m).side_seen(Pair::IsRunningSetVsHwRead, true));
     }
 
     #[test]
@@ -467,22 +480,22 @@ mod tests {
         m.host_load(1, w(1, 0x40)).unwrap();
         m.set_actor(NO_ACTOR);
         m.rtl_lock_set(0, PORT_IRR, w(1, 0x40), 1).unwrap();
-        assert_eq!(m.orders().of(Pair::HwIrrVsCheckBlock), (false, true));
+        assert_eq!(orders(&m).of(Pair::HwIrrVsCheckBlock), (false, true));
         // A set in another register or on another vCPU's page orders nothing with it.
         let (mut m, _) = watched();
         m.host_load(1, w(1, 0x20)).unwrap();
         m.rtl_lock_set(0, PORT_IRR, w(1, 0x40), 1).unwrap();
         m.rtl_lock_set(0, PORT_IRR, w(0, 0x20), 1).unwrap();
-        assert_eq!(m.orders().of(Pair::HwIrrVsCheckBlock), (false, false));
+        assert_eq!(orders(&m).of(Pair::HwIrrVsCheckBlock), (false, false));
         // The receiver port of core 1 scanning after the set.
         m.rtl_read(1, PORT_RCV, w(1, 0x40)).unwrap();
-        assert_eq!(m.orders().of(Pair::HwIrrVsVmrunScan), (true, false));
+        assert_eq!(orders(&m).of(Pair::HwIrrVsVmrunScan), (true, false));
         // The timer's locked OR (no actor) is not a sender's set_irr; a thread's is.
         m.host_lock_or(2, w(1, 0x20), 2).unwrap();
-        assert_eq!(m.orders().of(Pair::SwIrrVsCheckBlock), (false, false));
+        assert_eq!(orders(&m).of(Pair::SwIrrVsCheckBlock), (false, false));
         m.set_actor(0);
         m.host_lock_or(0, w(1, 0x20), 4).unwrap();
-        assert_eq!(m.orders().of(Pair::SwIrrVsCheckBlock), (false, true));
+        assert_eq!(orders(&m).of(Pair::SwIrrVsCheckBlock), (false, true));
     }
 
     #[test]
@@ -496,9 +509,9 @@ mod tests {
         m.drain_one(1);
         m.set_actor(0);
         m.host_load(0, a).unwrap();
-        assert_eq!(m.orders().of(Pair::ModeVsSenderRead), (true, false));
+        assert_eq!(orders(&m).of(Pair::ModeVsSenderRead), (true, false));
         let mut u = Orders::default();
-        u |= m.orders();
+        u |= orders(&m);
         assert_eq!(u.reached(), 1);
         assert!(u.table("").contains("NOT REACHED (no A, no B)"));
         assert!(u

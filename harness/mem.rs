@@ -31,7 +31,6 @@
 //! pre-reserved, though it grows if a run outlives the reservation), and no operation
 //! panics on a bad address or CPU number: it returns a [`MemError`].
 
-use crate::coverage::{OrderWatch, NO_ACTOR};
 use std::fmt;
 use std::sync::Arc;
 
@@ -228,7 +227,7 @@ pub struct SbEntry {
 const CHUNK_WORDS: usize = 8;
 
 /// A [`Memory`] saved by [`Memory::snapshot`]: the chunks written since the base image (the
-/// image itself is shared, not copied), the store buffers, the ordering watch and the log.
+/// image itself is shared, not copied), the store buffers, the observer and the log.
 #[derive(Debug, Clone)]
 pub struct MemSnapshot {
     base: Arc<[u64]>,
@@ -240,7 +239,7 @@ pub struct MemSnapshot {
     log: Vec<Access>,
     logging: bool,
     cycle: u64,
-    watch: Option<Box<OrderWatch>>,
+    watch: Option<Box<dyn MemObserver>>,
     actor: u8,
 }
 
@@ -283,8 +282,8 @@ pub struct Memory {
     log: Vec<Access>,
     logging: bool,
     cycle: u64,
-    /// Ordering coverage of the run, when watched ([`Memory::watch_orders`]).
-    watch: Option<Box<OrderWatch>>,
+    /// The observer of the accesses, if any ([`Memory::observe`]).
+    watch: Option<Box<dyn MemObserver>>,
     /// The vCPU whose KVM thread is acting, or [`NO_ACTOR`] ([`Memory::set_actor`]).
     actor: u8,
     /// Writes to the tapped range since the last [`Memory::clear_tapped`] ([`Memory::tap`]).
@@ -406,7 +405,7 @@ impl Memory {
     }
 
     /// Saves the memory: the chunks written since the base image (all of them when no base
-    /// was set), the store buffers, the ordering watch and the log.
+    /// was set), the store buffers, the observer and the log.
     pub fn snapshot(&self) -> MemSnapshot {
         let (base, written) = match &self.base {
             Some(b) => (b.clone(), self.written.clone()),
@@ -470,10 +469,7 @@ impl Memory {
         self.log.clone_from(&s.log);
         self.logging = s.logging;
         self.cycle = s.cycle;
-        match (&mut self.watch, &s.watch) {
-            (Some(w), Some(x)) => **w = (**x).clone(),
-            (w, x) => w.clone_from(x),
-        }
+        self.watch.clone_from(&s.watch);
         self.actor = s.actor;
         // Snapshots are taken between cycles, when the world has consumed the tap.
         self.tap.writes.clear();
@@ -499,10 +495,12 @@ impl Memory {
 mod host;
 mod internals;
 mod log;
+mod observer;
 mod ports;
 mod store_buffer;
 #[cfg(test)]
 mod tests;
 
+pub use observer::{MemObserver, NO_ACTOR};
 pub use store_buffer::SbEntries;
 use store_buffer::StoreBuffer;

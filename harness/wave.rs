@@ -198,10 +198,9 @@ fn run_and_merge(
         source: std::io::Error::other("path is not UTF-8"),
     })?;
     world.open_trace(rtl_str).map_err(run_err)?;
-    world.record_lanes();
+    let mut lanes = Lanes::new(sc, world.dut().cycle());
     // The world (and with it the model, which flushes and closes the VCD) is gone after this.
-    let (outcome, lanes) = world.run_traced(sched).map_err(run_err)?;
-    let lanes = lanes.expect("lanes were recorded");
+    let outcome = world.run_with(sched, &mut lanes).map_err(run_err)?;
     let file = File::open(rtl).map_err(io_err(rtl))?;
     let mut t = trace::parse_vcd(BufReader::new(file)).map_err(|e| WaveError::Parse {
         path: rtl.to_path_buf(),
@@ -224,7 +223,7 @@ fn run_and_merge(
             })?;
         }
     }
-    Ok((outcome, (t, ids), *lanes))
+    Ok((outcome, (t, ids), lanes))
 }
 
 /// Half-cycles the trace goes on after the run's last cycle (the lanes hold their state).

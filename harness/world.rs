@@ -35,28 +35,30 @@
 //! [`crate::explore`] branches that way instead of re-simulating every schedule from reset.
 
 use crate::dut::{Dut, DutError, DutSnapshot, NUM_CORES};
-use crate::guest::Guest;
-use crate::kvm::{HostCtx, KvmError, KvmEvent, KvmLayout, VcpuThread};
+use crate::kvm::{HostCtx, KvmError, KvmEvent, KvmLayout};
 use crate::mem::Memory;
 use crate::oracle::{Obs, Oracles, View, Violation};
-use crate::wave::Lanes;
 use std::fmt::Write as _;
 
 mod action;
 mod event;
+mod observer;
 mod run;
 mod scenario;
 mod schedule;
+mod state;
 mod step;
 mod view;
 
 use action::{agent_id, slot};
 pub use action::{Action, Res, Step, Touch};
 pub use event::{Event, Outcome, Verdict};
+pub use observer::Observer;
 use run::normalize;
 pub use scenario::Scenario;
 pub use schedule::{index_to_rank, Policy, Schedule};
 use schedule::{mix, rank_to_index};
+use state::{RunState, NO_VCPU};
 
 /// Most vCPUs a scenario can have (one per RTL core).
 pub const MAX_VCPUS: usize = NUM_CORES;
@@ -78,50 +80,22 @@ pub enum WorldError {
 }
 
 const MAX_ENABLED: usize = 32;
-/// Capacity of the event log reserved at construction (and at a restore).
-const LOG_CAPACITY: usize = 4096;
-/// Capacity of the per-choice-point vectors reserved at construction (and at a restore).
-const CHOICE_CAPACITY: usize = 512;
 
-/// A [`World`] saved at a choice point ([`World::snapshot`]): everything a run depends on
-/// from there (the threads, guests, ledger, doorbell watch, event log and choices so far, the
-/// [`Dut`] with its memory, and the RTL's `--savable` bytes), so that a run resumed from it
-/// ([`World::restore`], [`World::from_snapshot`]) with any schedule that agrees with the
-/// choices made so far is the run a fresh world would make under that schedule.
+/// A [`World`] saved at a choice point ([`World::snapshot`]): the [`Dut`] with its memory
+/// and the RTL's `--savable` bytes, and the [`RunState`] (everything else a run depends on
+/// from there), so that a run resumed from it ([`World::restore`], [`World::from_snapshot`])
+/// with any schedule that agrees with the choices made so far is the run a fresh world would
+/// make under that schedule.
 #[derive(Clone, Debug)]
 pub struct Snapshot {
     dut: DutSnapshot,
-    threads: Vec<VcpuThread>,
-    guests: [Guest; MAX_VCPUS],
-    kick: [bool; NUM_CORES],
-    wake: [bool; MAX_VCPUS],
-    timer_fired: [bool; MAX_VCPUS],
-    apicv: Apicv,
-    preempted: [bool; MAX_VCPUS],
-    migrated: [bool; MAX_VCPUS],
-    vcpu_on: [u8; NUM_CORES],
-    irr_write: [(u8, u64); NUM_CORES],
-    set_irr_at: [u64; MAX_VCPUS],
-    last_icr: [u64; MAX_VCPUS],
-    /// Per core: the vCPU whose guest wrote the ICR its sender works on.
-    icr_from: [u8; NUM_CORES],
-    /// The invariants' state ([`crate::oracle`]).
-    oracles: Oracles,
-    log: Vec<Event>,
-    choices: Vec<(u16, u16)>,
-    choice_cycles: Vec<u32>,
-    current: Option<Action>,
-    acted_at: Vec<u64>,
-    rtl_seen: usize,
-    violation: Option<Violation>,
-    timer_cpu: u8,
-    ran: u64,
+    state: RunState,
 }
 
 impl Snapshot {
     /// Choice points passed before the snapshot (the index of the next one).
     pub fn choice_point(&self) -> usize {
-        self.choices.len()
+        self.state.choices.len()
     }
 
     /// The RTL's saved state.
@@ -130,40 +104,13 @@ impl Snapshot {
     }
 }
 
-/// The world of one run.
+/// The world of one run: the scenario, the RTL with its memory, the run's state, and the
+/// recorders a run may carry (none of which a snapshot copies: their future does not
+/// depend on them).
 pub struct World {
     sc: Scenario,
     dut: Dut,
-    threads: Vec<VcpuThread>,
-    guests: [Guest; MAX_VCPUS],
-    kick: [bool; NUM_CORES],
-    wake: [bool; MAX_VCPUS],
-    timer_fired: [bool; MAX_VCPUS],
-    apicv: Apicv,
-    preempted: [bool; MAX_VCPUS],
-    migrated: [bool; MAX_VCPUS],
-    /// The vCPU whose guest a core runs (set at VMRUN); `NO_VCPU` before any.
-    vcpu_on: [u8; NUM_CORES],
-    /// Per sender core: target vCPU and cycle of its last IRR write (doorbell target).
-    irr_write: [(u8, u64); NUM_CORES],
-    /// Per vCPU thread: cycle of its last `kvm_lapic_set_irr` (software doorbells).
-    set_irr_at: [u64; MAX_VCPUS],
-    last_icr: [u64; MAX_VCPUS],
-    /// Per core: the vCPU whose guest wrote the ICR its sender works on.
-    icr_from: [u8; NUM_CORES],
-    /// The invariants' state ([`crate::oracle`]).
-    oracles: Oracles,
-    log: Vec<Event>,
-    choices: Vec<(u16, u16)>,
-    choice_cycles: Vec<u32>,
-    current: Option<Action>,
-    acted_at: Vec<u64>,
-    rtl_seen: usize,
-    violation: Option<Violation>,
-    timer_cpu: u8,
-    /// The software lanes of a waveform, recorded per cycle when set
-    /// ([`World::record_lanes`]); `None` otherwise, and then the loop does not look at them.
-    lanes: Option<Box<Lanes>>,
+    state: RunState,
     /// Per-cycle footprints for partial-order reduction ([`World::record_steps`]); `None`
     /// otherwise, and then the loop does not record anything.
     steps: Option<Vec<Step>>,
@@ -175,29 +122,6 @@ pub struct World {
     pending: Vec<(Action, Vec<Touch>)>,
     /// Where the action's part of the current cycle ends: (explicit touches, memory log).
     action_end: (usize, usize),
-    /// Cycles run so far (reset not included).
-    ran: u64,
-}
-
-/// `vcpu_on` of a core that has run no guest yet.
-const NO_VCPU: u8 = u8::MAX;
-
-/// APICv inhibition in a run ([`Scenario::apicv_toggle`], [`Action::Apicv`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Apicv {
-    /// `kvm_set_or_clear_apicv_inhibit` calls made: 0, 1 (inhibited), 2 (re-enabled).
-    toggles: u8,
-    /// Per vCPU: the VMCB's `AVIC_ENABLE` at its last VMRUN.
-    avic_on: [bool; MAX_VCPUS],
-}
-
-impl Default for Apicv {
-    fn default() -> Self {
-        Apicv {
-            toggles: 0,
-            avic_on: [true; MAX_VCPUS],
-        }
-    }
 }
 
 struct Ctx<'a> {

@@ -1,7 +1,6 @@
 //! The cycle counter, the access log and the debug accesses (never logged).
 
 use super::*;
-use crate::coverage::{OrderWatch, Orders};
 
 impl Memory {
     // ------------------------------------------------------------------
@@ -34,17 +33,17 @@ impl Memory {
         &self.log
     }
 
-    /// Records ordering coverage from now on ([`crate::coverage`]): every visible write and
-    /// every read of the watched words updates `w`, whether logging is on or not.
-    pub fn watch_orders(&mut self, w: OrderWatch) {
+    /// Shows every visible write and every global read to `w` from now on, whether logging
+    /// is on or not (the ordering coverage: [`crate::coverage::OrderWatch`]).
+    pub fn observe(&mut self, w: impl MemObserver) {
         self.watch = Some(Box::new(w));
     }
 
-    /// The orders observed since [`Memory::watch_orders`] (none when not watched).
-    pub fn orders(&self) -> Orders {
+    /// The observer given to [`Memory::observe`], if it is a `T`.
+    pub fn observer<T: MemObserver>(&self) -> Option<&T> {
         self.watch
-            .as_ref()
-            .map_or(Orders::default(), |w| w.orders())
+            .as_deref()
+            .and_then(|w| w.as_any().downcast_ref())
     }
 
     /// Names the vCPU whose KVM thread performs the next accesses ([`NO_ACTOR`]: none), for

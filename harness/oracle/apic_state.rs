@@ -67,13 +67,6 @@ impl ApicModel {
         self.dirty[usize::from(vcpu)] = false;
     }
 
-    /// Becomes a copy of `o` without allocating.
-    pub fn copy_from(&mut self, o: &ApicModel) {
-        self.irr.clone_from(&o.irr);
-        self.isr.clone_from(&o.isr);
-        self.dirty.clone_from(&o.dirty);
-    }
-
     /// Compares `vcpu`'s page with the model.
     fn check(&self, w: &dyn View, vcpu: u8, cycle: u64) -> Option<Violation> {
         let v = usize::from(vcpu);

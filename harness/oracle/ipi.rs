@@ -92,15 +92,10 @@ impl Ledger {
         }
     }
 
-    /// Becomes a copy of `o`, with room for the sends still to come: the run that follows
-    /// allocates nothing.
-    pub fn copy_from(&mut self, o: &Ledger) {
-        self.sends.clone_from(&o.sends);
-        self.room = o.room;
+    /// Reserves room for the sends still to come: the run that follows allocates nothing.
+    pub fn reserve(&mut self) {
         self.sends
             .reserve(self.room.saturating_sub(self.sends.len()));
-        self.unmerged.clone_from(&o.unmerged);
-        self.taken.clone_from(&o.taken);
     }
 
     /// The sends so far, in order.

@@ -324,14 +324,9 @@ impl Oracles {
         self.progress.at_cycle_limit(w, cycle)
     }
 
-    /// Becomes a copy of `o` (their vCPU counts agree), allocating only to keep room for
-    /// the sends still to come.
-    pub fn copy_from(&mut self, o: &Oracles) {
-        self.exit_info = o.exit_info;
-        self.ledger.copy_from(&o.ledger);
-        self.apic.copy_from(&o.apic);
-        self.wakeup = o.wakeup;
-        self.doorbells = o.doorbells;
-        self.progress.clone_from(&o.progress);
+    /// Reserves room for the sends still to come (after a clone, whose buffers are only as
+    /// large as their contents), so that the run that follows allocates nothing.
+    pub fn reserve(&mut self) {
+        self.ledger.reserve();
     }
 }

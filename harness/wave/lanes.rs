@@ -20,7 +20,7 @@ use crate::apic::{irr_word, PhysEntry};
 use crate::dut::{Dut, DutEvent, MemOp, PORT_TBL};
 use crate::kvm::{decode_targets, LoadVia, Pc, PutVia, VcpuThread};
 use crate::oracle::{Invariant, Violation};
-use crate::world::{Action, Event, Scenario, Verdict, MAX_VCPUS, TIMER_VECTOR};
+use crate::world::{Action, Event, Observer, Scenario, Verdict, World, MAX_VCPUS, TIMER_VECTOR};
 
 /// Marker bits of one vCPU in one cycle.
 pub(crate) mod mark {
@@ -77,7 +77,7 @@ pub(crate) struct CycleSample {
 }
 
 /// The software lanes of one run, recorded by [`crate::world::World`] when built for a
-/// waveform ([`crate::world::World::record_lanes`]).
+/// waveform: an [`Observer`] of the run ([`World::run_with`]).
 ///
 /// Every buffer is reserved when recording starts (for `max_cycles` of the scenario), so the
 /// cycle loop stays allocation-free with or without lanes.
@@ -99,6 +99,21 @@ pub struct Lanes {
     event_mark: usize,
     /// Vectors sent to each vCPU whose IRR bit has not been seen set yet.
     watch: [[u64; 4]; MAX_VCPUS],
+}
+
+/// The lanes record a run as an observer of its loop.
+impl Observer for Lanes {
+    fn begin(&mut self, w: &World) {
+        self.before(w.threads(), w.log().len(), w.dut());
+    }
+
+    fn end(&mut self, w: &World, acted: Option<Action>) {
+        self.after(w.scenario(), acted, w.dut(), w.threads(), w.log());
+    }
+
+    fn finish(&mut self, verdict: &Verdict, cycle: u64) {
+        self.close(verdict, cycle);
+    }
 }
 
 impl Lanes {
@@ -140,7 +155,7 @@ impl Lanes {
     }
 
     /// Before the cycle's action: the step each thread is at (executed if it acts).
-    pub(crate) fn begin(&mut self, threads: &[VcpuThread], log_len: usize, dut: &Dut) {
+    fn before(&mut self, threads: &[VcpuThread], log_len: usize, dut: &Dut) {
         for (v, t) in threads.iter().enumerate() {
             self.pending_step[v] = step_code(t.pc());
             self.was_sleeping[v] = t.sleeping();
@@ -151,7 +166,7 @@ impl Lanes {
     }
 
     /// After the cycle (action, edge, routing): samples the state and the cycle's events.
-    pub(crate) fn end(
+    fn after(
         &mut self,
         sc: &Scenario,
         action: Option<Action>,
@@ -271,7 +286,7 @@ impl Lanes {
 
     /// The run ended at `cycle` with `verdict`: one last sample (the state as it stands, no
     /// action) and the violation marker.
-    pub(crate) fn finish(&mut self, verdict: &Verdict, cycle: u64) {
+    fn close(&mut self, verdict: &Verdict, cycle: u64) {
         let mut last = self.samples.last().copied().unwrap_or_default();
         last.action = 0;
         for v in last.vcpu.iter_mut() {

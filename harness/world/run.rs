@@ -2,14 +2,13 @@
 
 use super::*;
 use crate::apic::LogEntry;
-use crate::coverage::OrderWatch;
-use crate::dut::{refill, Dut, NUM_CORES, PORT_IRR, PORT_TBL};
+use crate::coverage::{OrderWatch, Orders};
+use crate::dut::{Dut, NUM_CORES, PORT_IRR, PORT_TBL};
 use crate::ffi::ModelKind;
 use crate::guest::{Guest, GuestOp};
 use crate::kvm::{KvmError, VcpuThread};
 use crate::mem::Memory;
 use crate::oracle::{Ledger, Oracles};
-use crate::wave::Lanes;
 
 impl World {
     /// Builds the world of `sc`: memory initialised, RTL reset, threads about to `vcpu_load`.
@@ -19,7 +18,7 @@ impl World {
         let layout = sc.kvm.layout;
         let mut mem = Memory::with_capacity(layout.mem_size(n as u8), NUM_CORES as u8 + 1, 8, 0);
         mem.set_logging(false);
-        mem.watch_orders(OrderWatch::new(&layout, n as u8));
+        mem.observe(OrderWatch::new(&layout, n as u8));
         // The oracles watch every write to the backing pages.
         mem.tap(layout.vm.backing(0)..layout.vm.backing(n as u8));
         for v in 0..n as u8 {
@@ -90,38 +89,16 @@ impl World {
         for (g, p) in guests.iter_mut().zip(sc.programs) {
             *g = Guest::new(p);
         }
+        let oracles = Oracles::new(n, sc.max_sends(), sc.max_cycles / 4);
         Ok(World {
             sc: sc.clone(),
             dut,
-            threads,
-            guests,
-            kick: [false; NUM_CORES],
-            wake: [false; MAX_VCPUS],
-            timer_fired: [false; MAX_VCPUS],
-            apicv: Apicv::default(),
-            preempted: [false; MAX_VCPUS],
-            migrated: [false; MAX_VCPUS],
-            vcpu_on,
-            irr_write: [(NO_VCPU, 0); NUM_CORES],
-            set_irr_at: [0; MAX_VCPUS],
-            last_icr: [0; MAX_VCPUS],
-            icr_from: [NO_VCPU; NUM_CORES],
-            oracles: Oracles::new(n, sc.max_sends(), sc.max_cycles / 4),
-            log: Vec::with_capacity(LOG_CAPACITY),
-            choices: Vec::with_capacity(CHOICE_CAPACITY),
-            choice_cycles: Vec::with_capacity(CHOICE_CAPACITY),
-            current: None,
-            acted_at: Vec::with_capacity(CHOICE_CAPACITY),
-            rtl_seen: 0,
-            violation: None,
-            timer_cpu: NUM_CORES as u8,
-            lanes: None,
+            state: RunState::new(threads, guests, vcpu_on, oracles),
             steps: None,
             touched: Vec::new(),
             action_end: (0, 0),
             accesses: Vec::new(),
             pending: Vec::new(),
-            ran: 0,
         })
     }
 
@@ -137,69 +114,14 @@ impl World {
     /// observer of [`World::run_observed`]. Needs the bundled RTL's [`ModelKind::Savable`]
     /// build, and no recording of lanes or steps (their buffers are not saved).
     pub fn snapshot(&self) -> Result<Snapshot, WorldError> {
-        let World {
-            sc: _,
-            dut,
-            threads,
-            guests,
-            kick,
-            wake,
-            timer_fired,
-            apicv,
-            preempted,
-            migrated,
-            vcpu_on,
-            irr_write,
-            set_irr_at,
-            last_icr,
-            icr_from,
-            oracles,
-            log,
-            choices,
-            choice_cycles,
-            current,
-            acted_at,
-            rtl_seen,
-            violation,
-            timer_cpu,
-            lanes,
-            steps,
-            touched: _,
-            accesses: _,
-            pending: _,
-            action_end: _,
-            ran,
-        } = self;
-        if lanes.is_some() || steps.is_some() {
+        if self.steps.is_some() {
             return Err(WorldError::Scenario(
-                "a world recording waveform lanes or steps cannot be saved".into(),
+                "a world recording steps cannot be saved".into(),
             ));
         }
         Ok(Snapshot {
-            dut: dut.snapshot()?,
-            threads: threads.clone(),
-            guests: *guests,
-            kick: *kick,
-            wake: *wake,
-            timer_fired: *timer_fired,
-            apicv: *apicv,
-            preempted: *preempted,
-            migrated: *migrated,
-            vcpu_on: *vcpu_on,
-            irr_write: *irr_write,
-            set_irr_at: *set_irr_at,
-            last_icr: *last_icr,
-            icr_from: *icr_from,
-            oracles: oracles.clone(),
-            log: log.clone(),
-            choices: choices.clone(),
-            choice_cycles: choice_cycles.clone(),
-            current: *current,
-            acted_at: acted_at.clone(),
-            rtl_seen: *rtl_seen,
-            violation: violation.clone(),
-            timer_cpu: *timer_cpu,
-            ran: *ran,
+            dut: self.dut.snapshot()?,
+            state: self.state.clone(),
         })
     }
 
@@ -208,80 +130,25 @@ impl World {
     /// loop that follows allocates no more than after [`World::new`].
     pub fn restore(&mut self, s: &Snapshot) -> Result<(), WorldError> {
         let n = self.sc.n();
-        if s.threads.len() != n {
+        if s.state.threads.len() != n {
             return Err(WorldError::Scenario(format!(
                 "a snapshot of {} vCPUs cannot restore a world of {n}",
-                s.threads.len()
+                s.state.threads.len()
             )));
         }
-        if self.lanes.is_some() || self.steps.is_some() {
+        if self.steps.is_some() {
             return Err(WorldError::Scenario(
-                "a world recording waveform lanes or steps cannot be restored".into(),
+                "a world recording steps cannot be restored".into(),
             ));
         }
         self.dut.restore(&s.dut)?;
-        let World {
-            sc: _,
-            dut: _,
-            threads,
-            guests,
-            kick,
-            wake,
-            timer_fired,
-            apicv,
-            preempted,
-            migrated,
-            vcpu_on,
-            irr_write,
-            set_irr_at,
-            last_icr,
-            icr_from,
-            oracles,
-            log,
-            choices,
-            choice_cycles,
-            current,
-            acted_at,
-            rtl_seen,
-            violation,
-            timer_cpu,
-            lanes: _,
-            steps: _,
-            touched: _,
-            accesses: _,
-            pending: _,
-            action_end: _,
-            ran,
-        } = self;
-        threads.clone_from(&s.threads);
-        *guests = s.guests;
-        *kick = s.kick;
-        *wake = s.wake;
-        *timer_fired = s.timer_fired;
-        *apicv = s.apicv;
-        *preempted = s.preempted;
-        *migrated = s.migrated;
-        *vcpu_on = s.vcpu_on;
-        *irr_write = s.irr_write;
-        *set_irr_at = s.set_irr_at;
-        *last_icr = s.last_icr;
-        *icr_from = s.icr_from;
-        oracles.copy_from(&s.oracles);
-        refill(log, &s.log, LOG_CAPACITY);
-        refill(choices, &s.choices, CHOICE_CAPACITY);
-        refill(choice_cycles, &s.choice_cycles, CHOICE_CAPACITY);
-        *current = s.current;
-        refill(acted_at, &s.acted_at, CHOICE_CAPACITY);
-        *rtl_seen = s.rtl_seen;
-        violation.clone_from(&s.violation);
-        *timer_cpu = s.timer_cpu;
-        *ran = s.ran;
+        self.state.restore(&s.state);
         Ok(())
     }
 
     /// Choice points passed so far (the index of the next one).
     pub fn choice_point(&self) -> usize {
-        self.choices.len()
+        self.state.choices.len()
     }
 
     /// The RTL and its memory.
@@ -289,27 +156,29 @@ impl World {
         &self.dut
     }
 
+    /// The scenario.
+    pub fn scenario(&self) -> &Scenario {
+        &self.sc
+    }
+
+    /// The events of the run so far.
+    pub fn log(&self) -> &[Event] {
+        &self.state.log
+    }
+
     /// vCPU threads.
     pub fn threads(&self) -> &[VcpuThread] {
-        &self.threads
+        &self.state.threads
     }
 
     /// Guests.
     pub fn guests(&self) -> &[Guest] {
-        &self.guests[..self.sc.n()]
+        &self.state.guests[..self.sc.n()]
     }
 
     /// Writes a waveform of the RTL (the model must be a VCD or FST build).
     pub fn open_trace(&mut self, path: &str) -> Result<(), WorldError> {
         Ok(self.dut.open_trace(path)?)
-    }
-
-    /// Records the software lanes of a waveform (KVM step, `vcpu->mode`, store buffers,
-    /// IsRunning, sleep, interrupts, event markers: [`crate::wave::Lanes`]) during
-    /// [`World::run_traced`]. Their buffers are reserved here, so the loop still allocates
-    /// nothing. [`crate::wave::record`] merges them with the RTL's trace.
-    pub fn record_lanes(&mut self) {
-        self.lanes = Some(Box::new(Lanes::new(&self.sc, self.dut.cycle())));
     }
 
     /// Records every cycle's [`Step`] (enabled actions, action taken, footprint) and the
@@ -340,7 +209,7 @@ impl World {
             }
         };
         let n = self.sc.n();
-        for (v, t) in self.threads.iter().enumerate() {
+        for (v, t) in self.state.threads.iter().enumerate() {
             if t.runnable() {
                 push(Action::Thread(v as u8));
             }
@@ -363,19 +232,22 @@ impl World {
             }
         }
         for v in 0..n {
-            if self.sc.timers[v] && !self.timer_fired[v] {
+            if self.sc.timers[v] && !self.state.timer_fired[v] {
                 push(Action::Timer(v as u8));
             }
-            if self.sc.preemptible[v] && !self.preempted[v] && self.threads[v].preemptible() {
+            if self.sc.preemptible[v]
+                && !self.state.preempted[v]
+                && self.state.threads[v].preemptible()
+            {
                 push(Action::Preempt(v as u8));
             }
             if let Some(c) = self.sc.migrate_to[v] {
-                if !self.migrated[v] && self.threads[v].preemptible() {
+                if !self.state.migrated[v] && self.state.threads[v].preemptible() {
                     push(Action::Migrate(v as u8, c));
                 }
             }
         }
-        if self.sc.apicv_toggle && self.apicv.toggles < 2 {
+        if self.sc.apicv_toggle && self.state.apicv.toggles < 2 {
             push(Action::Apicv);
         }
         let idle = self.rtl_progressing();
@@ -402,27 +274,27 @@ impl World {
 
     /// The core `v`'s thread runs on.
     pub(super) fn core_of(&self, v: usize) -> usize {
-        usize::from(self.threads[v].cpu())
+        usize::from(self.state.threads[v].cpu())
     }
 
     /// The core where `v` runs in guest mode, if it does.
     pub(super) fn guest_core(&self, v: usize) -> Option<u8> {
         let c = self.core_of(v);
-        (self.threads[v].in_guest() && self.dut.inp.core[c].guest_mode).then_some(c as u8)
+        (self.state.threads[v].in_guest() && self.dut.inp.core[c].guest_mode).then_some(c as u8)
     }
 
     pub(super) fn guest_can_run(&self, v: usize) -> bool {
         let c = self.core_of(v);
         let o = &self.dut.out.core[c];
         let i = &self.dut.inp.core[c];
-        self.guests[v].next_op() != GuestOp::Loop
-            && self.threads[v].in_guest()
+        self.state.guests[v].next_op() != GuestOp::Loop
+            && self.state.threads[v].in_guest()
             && i.guest_mode
             && !i.vmrun
             && !o.busy
             && !o.eval_busy
             && !o.in_service
-            && !self.guests[v].eoi_due
+            && !self.state.guests[v].eoi_due
             && !i.eoi
     }
 
@@ -440,10 +312,11 @@ impl World {
     pub(super) fn choose(&mut self, policy: &Policy, prefix: &[u16], enabled: &[Action]) -> usize {
         let n = enabled.len();
         let default = self
+            .state
             .current
             .and_then(|c| enabled.iter().position(|&a| a == c))
             .unwrap_or(0);
-        let point = self.choices.len();
+        let point = self.state.choices.len();
         let idx = if n == 1 {
             return 0;
         } else if let Some(&r) = prefix.get(point) {
@@ -472,29 +345,32 @@ impl World {
             }
         };
         let rank = index_to_rank(idx, default);
-        self.choices.push((rank as u16, n as u16));
-        self.choice_cycles.push(self.dut.cycle() as u32);
+        self.state.choices.push((rank as u16, n as u16));
+        self.state.choice_cycles.push(self.dut.cycle() as u32);
         idx
     }
 
     /// Whether `a` acted at choice point `cp` (PCT demotion).
     pub(super) fn demoted(&self, cp: usize, a: Action) -> bool {
-        self.choices.get(cp).is_some() && self.acted_at.get(cp).copied() == Some(agent_id(a))
+        self.state.choices.get(cp).is_some()
+            && self.state.acted_at.get(cp).copied() == Some(agent_id(a))
     }
 
     /// Runs to quiescence, a violation or the cycle bound.
     pub fn run(self, sched: &Schedule) -> Result<Outcome, WorldError> {
-        self.run_traced(sched).map(|(o, _)| o)
+        self.run_with(sched, &mut ())
     }
 
-    /// [`World::run`], also returning the lanes if [`World::record_lanes`] was called.
-    pub fn run_traced(
+    /// [`World::run`] with `obs` seeing every cycle (the waveform's software lanes:
+    /// [`crate::wave::record`]).
+    pub fn run_with(
         mut self,
         sched: &Schedule,
-    ) -> Result<(Outcome, Option<Box<Lanes>>), WorldError> {
-        let verdict = self.advance(sched, &mut |_: &World| Ok(()))?;
-        let outcome = self.finish(verdict);
-        Ok((outcome, self.lanes.take()))
+        obs: &mut impl Observer,
+    ) -> Result<Outcome, WorldError> {
+        let verdict = self.advance(sched, &mut |_: &World| Ok(()), obs)?;
+        obs.finish(&verdict, self.dut.cycle());
+        Ok(self.finish(verdict))
     }
 
     /// Runs like [`World::run`] without consuming the world, calling `at_choice` at every
@@ -507,43 +383,46 @@ impl World {
         sched: &Schedule,
         mut at_choice: impl FnMut(&World) -> Result<(), WorldError>,
     ) -> Result<Outcome, WorldError> {
-        let verdict = self.advance(sched, &mut at_choice)?;
+        let verdict = self.advance(sched, &mut at_choice, &mut ())?;
         Ok(self.finish(verdict))
     }
 
     /// The outcome of a run that ended with `verdict`; takes the run's buffers.
     pub(super) fn finish(&mut self, verdict: Verdict) -> Outcome {
-        if let Some(l) = self.lanes.as_deref_mut() {
-            l.finish(&verdict, self.dut.cycle());
-        }
         let recorded = self.steps_recorded();
         let accesses = recorded.then(|| std::mem::take(&mut self.accesses));
         Outcome {
             verdict,
-            cycles: self.ran,
-            choices: std::mem::take(&mut self.choices),
-            choice_cycles: std::mem::take(&mut self.choice_cycles),
-            log: std::mem::take(&mut self.log),
+            cycles: self.state.ran,
+            choices: std::mem::take(&mut self.state.choices),
+            choice_cycles: std::mem::take(&mut self.state.choice_cycles),
+            log: std::mem::take(&mut self.state.log),
             // An empty ledger of no vCPUs allocates nothing.
-            ledger: std::mem::replace(&mut self.oracles.ledger, Ledger::new(0)),
-            orders: self.dut.mem.orders(),
+            ledger: std::mem::replace(&mut self.state.oracles.ledger, Ledger::new(0)),
+            orders: self
+                .dut
+                .mem
+                .observer::<OrderWatch>()
+                .map_or(Orders::default(), OrderWatch::orders),
             steps: self.steps.take(),
             accesses,
         }
     }
 
     /// The cycle loop, from wherever the world stands to a verdict.
-    pub(super) fn advance<F>(
+    pub(super) fn advance<F, O>(
         &mut self,
         sched: &Schedule,
         at_choice: &mut F,
+        obs: &mut O,
     ) -> Result<Verdict, WorldError>
     where
         F: FnMut(&World) -> Result<(), WorldError>,
+        O: Observer,
     {
         let mut enabled = [Action::Thread(0); MAX_ENABLED];
         let verdict = loop {
-            if let Some(v) = self.violation.take() {
+            if let Some(v) = self.state.violation.take() {
                 break Verdict::Violated(v);
             }
             let cycle = self.dut.cycle();
@@ -554,11 +433,11 @@ impl World {
             }
             for &a in &enabled[..k] {
                 if a != Action::Idle {
-                    self.oracles.progress.enabled(slot(a), self.ran);
+                    self.state.oracles.progress.enabled(slot(a), self.state.ran);
                 }
             }
-            if self.ran >= self.sc.max_cycles {
-                break match self.oracles.at_cycle_limit(self, cycle) {
+            if self.state.ran >= self.sc.max_cycles {
+                break match self.state.oracles.at_cycle_limit(self, cycle) {
                     Some(v) => Verdict::Violated(v),
                     None => Verdict::Bound,
                 };
@@ -566,9 +445,7 @@ impl World {
             if k > 1 {
                 at_choice(self)?;
             }
-            if let Some(l) = self.lanes.as_deref_mut() {
-                l.begin(&self.threads, self.log.len(), &self.dut);
-            }
+            obs.begin(self);
             let mut acted = None;
             let recording = self.steps.is_some();
             let before = recording.then_some(self.dut.inp.core);
@@ -579,17 +456,18 @@ impl World {
                     .collect();
             }
             let default = self
+                .state
                 .current
                 .and_then(|c| enabled[..k].iter().position(|&a| a == c))
                 .unwrap_or(0);
-            let choice = (k > 1).then_some(self.choices.len());
+            let choice = (k > 1).then_some(self.state.choices.len());
             if k > 0 {
                 let i = self.choose(&sched.policy, &sched.prefix, &enabled[..k]);
                 if k > 1 {
-                    self.acted_at.push(agent_id(enabled[i]));
+                    self.state.acted_at.push(agent_id(enabled[i]));
                 }
                 acted = Some(enabled[i]);
-                self.oracles.progress.taken(slot(enabled[i]));
+                self.state.oracles.progress.taken(slot(enabled[i]));
                 self.act(enabled[i], cycle)?;
             }
             if recording {
@@ -604,10 +482,8 @@ impl World {
                 self.touch_changed_inputs(stepped.as_ref());
                 self.end_step(&enabled[..k], acted, default, choice);
             }
-            if let Some(l) = self.lanes.as_deref_mut() {
-                l.end(&self.sc, acted, &self.dut, &self.threads, &self.log);
-            }
-            self.ran += 1;
+            obs.end(self, acted);
+            self.state.ran += 1;
         };
         Ok(verdict)
     }

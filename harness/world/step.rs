@@ -2,14 +2,13 @@
 
 use super::*;
 use crate::apic::{irr_word, Icr, IRR};
-use crate::coverage::NO_ACTOR;
 use crate::dut::{DutError, DutEvent, NUM_CORES, PORT_IRR};
 use crate::guest::GuestOp;
 use crate::kvm::{
     decode_targets, GuestExit, Pc, VcpuThread, EXITING_GUEST_MODE, IN_GUEST_MODE,
     KVM_REQ_APICV_UPDATE_BIT, OUTSIDE_GUEST_MODE, TASK_RUNNING,
 };
-use crate::mem::{AccessKind, Agent};
+use crate::mem::{AccessKind, Agent, NO_ACTOR};
 use crate::oracle::{Doorbell, Obs, View, Violation, TIMER_SENDER};
 
 impl World {
@@ -44,7 +43,7 @@ impl World {
             Action::Migrate(v, c) => vec![
                 w(Res::Vcpu(v)),
                 w(Res::Core(c)),
-                w(Res::Core(self.threads[usize::from(v)].cpu())),
+                w(Res::Core(self.state.threads[usize::from(v)].cpu())),
             ],
             Action::Apicv => {
                 let mut t = vec![w(Res::Addr(layout.apicv_inhibit_reasons()))];
@@ -177,7 +176,7 @@ impl World {
     }
 
     pub(super) fn act(&mut self, a: Action, cycle: u64) -> Result<(), WorldError> {
-        self.current = Some(a);
+        self.state.current = Some(a);
         let actor = if let Action::Thread(v) = a {
             v
         } else {
@@ -195,34 +194,34 @@ impl World {
             Action::Drain(_) | Action::Idle | Action::Apicv => {}
         }
         if let Action::Migrate(v, c) = a {
-            let from = self.threads[usize::from(v)].cpu();
+            let from = self.state.threads[usize::from(v)].cpu();
             self.touch(Res::Core(from), true);
             self.touch(Res::Core(c), true);
         }
-        let kicks = self.kick;
+        let kicks = self.state.kick;
         match a {
             Action::Thread(v) => {
-                let t = &mut self.threads[usize::from(v)];
-                self.log.push(Event::Act {
+                let t = &mut self.state.threads[usize::from(v)];
+                self.state.log.push(Event::Act {
                     cycle,
                     action: a,
                     step: t.step_name(),
                 });
                 match t.pc() {
                     Pc::CheckBlockSearchIrr { .. } => {
-                        self.oracles.observe(&Obs::Rescan { cycle, vcpu: v });
+                        self.state.oracles.observe(&Obs::Rescan { cycle, vcpu: v });
                     }
-                    Pc::KvmLapicSetIrr => self.set_irr_at[usize::from(v)] = cycle,
+                    Pc::KvmLapicSetIrr => self.state.set_irr_at[usize::from(v)] = cycle,
                     _ => {}
                 }
                 let mut ctx = Ctx {
                     dut: &mut self.dut,
-                    wake: &mut self.wake,
-                    kick: &mut self.kick,
-                    log: &mut self.log,
+                    wake: &mut self.state.wake,
+                    kick: &mut self.state.kick,
+                    log: &mut self.state.log,
                     layout: self.sc.kvm.layout,
-                    vcpu_on: &mut self.vcpu_on,
-                    oracles: &mut self.oracles,
+                    vcpu_on: &mut self.state.vcpu_on,
+                    oracles: &mut self.state.oracles,
                     sw_doorbell: None,
                     entered: None,
                     found: None,
@@ -245,12 +244,12 @@ impl World {
                 let (entered, found) = (ctx.entered, ctx.found.take());
                 self.note_violation(found);
                 if let Some((ev, avic, inject)) = entered {
-                    self.apicv.avic_on[usize::from(ev)] = avic;
+                    self.state.apicv.avic_on[usize::from(ev)] = avic;
                     if let Some(x) = inject {
                         // EVENTINJ: the guest takes the vector on entry.
                         self.touch(Res::Guest(ev), true);
                         self.touch(Res::Ledger(ev), true);
-                        self.guests[usize::from(ev)].take(x);
+                        self.state.guests[usize::from(ev)].take(x);
                     }
                 }
                 if changed {
@@ -260,7 +259,7 @@ impl World {
                     self.touch(Res::Vcpu(target), true);
                 }
                 for (cpu, was) in kicks.iter().enumerate() {
-                    if self.kick[cpu] && !was {
+                    if self.state.kick[cpu] && !was {
                         self.touch(Res::Core(cpu as u8), true);
                     }
                 }
@@ -270,36 +269,36 @@ impl World {
                         Doorbell {
                             cycle,
                             host_id,
-                            irr_cycle: self.set_irr_at[usize::from(v)],
+                            irr_cycle: self.state.set_irr_at[usize::from(v)],
                             vector: 0,
                             hardware: false,
                         },
                     );
                 }
-                for w in 0..self.threads.len() {
-                    if std::mem::take(&mut self.wake[w]) {
-                        if self.threads[w].wakeable() {
+                for w in 0..self.state.threads.len() {
+                    if std::mem::take(&mut self.state.wake[w]) {
+                        if self.state.threads[w].wakeable() {
                             self.touch(Res::Vcpu(w as u8), true);
                         }
-                        self.threads[w].on_wake();
+                        self.state.threads[w].on_wake();
                     }
                 }
             }
             Action::Guest(v) => {
-                self.log.push(Event::Act {
+                self.state.log.push(Event::Act {
                     cycle,
                     action: a,
                     step: "",
                 });
                 let vi = usize::from(v);
-                match self.guests[vi].retire() {
+                match self.state.guests[vi].retire() {
                     GuestOp::SendIpi(icr) => {
                         let core = self.core_of(vi);
                         self.dut.write_icr(core, icr.lo(), icr.hi());
                         let raw = u64::from(icr.hi()) << 32 | u64::from(icr.lo());
-                        self.last_icr[vi] = raw;
-                        self.icr_from[core] = v;
-                        self.log.push(Event::Send {
+                        self.state.last_icr[vi] = raw;
+                        self.state.icr_from[core] = v;
+                        self.state.log.push(Event::Send {
                             cycle,
                             from: v,
                             icr,
@@ -311,7 +310,7 @@ impl World {
                 }
             }
             Action::Complete(c, p) => {
-                self.log.push(Event::Act {
+                self.state.log.push(Event::Act {
                     cycle,
                     action: a,
                     step: "",
@@ -320,14 +319,14 @@ impl World {
                 if p == PORT_IRR {
                     if let Some(r) = self.dut.request(c, p).filter(|r| r.op != 0) {
                         if let Some(t) = self.vcpu_of_page(r.addr) {
-                            self.irr_write[c] = (t, cycle);
+                            self.state.irr_write[c] = (t, cycle);
                         }
                     }
                 }
                 self.dut.release(c, p);
             }
             Action::Drain(c) => {
-                self.log.push(Event::Act {
+                self.state.log.push(Event::Act {
                     cycle,
                     action: a,
                     step: "",
@@ -337,22 +336,22 @@ impl World {
             Action::Timer(v) => self.fire_timer(v, cycle)?,
             Action::Apicv => self.toggle_apicv(cycle)?,
             Action::Preempt(v) => {
-                self.log.push(Event::Act {
+                self.state.log.push(Event::Act {
                     cycle,
                     action: a,
                     step: "",
                 });
-                self.preempted[usize::from(v)] = true;
-                self.threads[usize::from(v)].preempt();
+                self.state.preempted[usize::from(v)] = true;
+                self.state.threads[usize::from(v)].preempt();
             }
             Action::Migrate(v, c) => {
-                self.log.push(Event::Act {
+                self.state.log.push(Event::Act {
                     cycle,
                     action: a,
                     step: "",
                 });
-                self.migrated[usize::from(v)] = true;
-                self.threads[usize::from(v)].migrate(c);
+                self.state.migrated[usize::from(v)] = true;
+                self.state.threads[usize::from(v)].migrate(c);
             }
             Action::Idle => {}
         }
@@ -365,10 +364,10 @@ impl World {
     /// not the race under study.
     pub(super) fn fire_timer(&mut self, v: u8, cycle: u64) -> Result<(), WorldError> {
         let vi = usize::from(v);
-        self.timer_fired[vi] = true;
+        self.state.timer_fired[vi] = true;
         self.touch(Res::Ledger(v), true);
-        self.log.push(Event::TimerFired { cycle, vcpu: v });
-        self.oracles.observe(&Obs::Send {
+        self.state.log.push(Event::TimerFired { cycle, vcpu: v });
+        self.state.oracles.observe(&Obs::Send {
             cycle,
             sender: TIMER_SENDER,
             icr: 0,
@@ -376,7 +375,7 @@ impl World {
             candidates: 1 << v,
         });
         let layout = self.sc.kvm.layout;
-        let cpu = self.timer_cpu;
+        let cpu = self.state.timer_cpu;
         let mem = &mut self.dut.mem;
         let err = |e: crate::mem::MemError| WorldError::Scenario(e.to_string());
         mem.host_lock_or(
@@ -387,16 +386,16 @@ impl World {
         .map_err(err)?;
         mem.host_lock_or(cpu, layout.irr_pending(v), 1)
             .map_err(err)?;
-        if self.threads[vi].in_guest() {
+        if self.state.threads[vi].in_guest() {
             let core = self.core_of(vi);
             self.dut.core(core).sw_doorbell = true;
         } else {
             mem.host_xchg(cpu, layout.task_state(v), TASK_RUNNING)
                 .map_err(err)?;
-            if self.threads[vi].wakeable() {
+            if self.state.threads[vi].wakeable() {
                 self.touch(Res::Vcpu(v), true);
             }
-            self.threads[vi].on_wake();
+            self.state.threads[vi].on_wake();
         }
         Ok(())
     }
@@ -410,9 +409,9 @@ impl World {
     /// then `apicv_inhibit_reasons = new`. The zap of the APIC page is the RTL's `avic_en_i`
     /// = 0 at the vCPUs' next VMRUN (a guest still running with AVIC on was kicked out).
     pub(super) fn toggle_apicv(&mut self, cycle: u64) -> Result<(), WorldError> {
-        let inhibit = self.apicv.toggles == 0;
-        self.apicv.toggles += 1;
-        self.log.push(Event::Act {
+        let inhibit = self.state.apicv.toggles == 0;
+        self.state.apicv.toggles += 1;
+        self.state.log.push(Event::Act {
             cycle,
             action: Action::Apicv,
             step: if inhibit {
@@ -422,7 +421,7 @@ impl World {
             },
         });
         let layout = self.sc.kvm.layout;
-        let cpu = self.timer_cpu;
+        let cpu = self.state.timer_cpu;
         let err = |e: crate::mem::MemError| WorldError::Scenario(e.to_string());
         for v in 0..self.sc.kvm.n_vcpus {
             self.touch(Res::Vcpu(v), true);
@@ -433,9 +432,9 @@ impl World {
                 .host_cmpxchg(cpu, layout.mode(v), IN_GUEST_MODE, EXITING_GUEST_MODE)
                 .map_err(err)?;
             if old != OUTSIDE_GUEST_MODE {
-                let c = self.threads[usize::from(v)].cpu();
+                let c = self.state.threads[usize::from(v)].cpu();
                 self.touch(Res::Core(c), true);
-                self.kick[usize::from(c)] = true;
+                self.state.kick[usize::from(c)] = true;
             }
         }
         self.dut
@@ -450,13 +449,13 @@ impl World {
         self.touch(Res::Vcpu(v as u8), true);
         self.touch(Res::Core(core as u8), true);
         self.dut.core(core).guest_mode = false;
-        self.threads[v].on_exit(exit);
+        self.state.threads[v].on_exit(exit);
     }
 
     /// Doorbell-target bookkeeping of a doorbell rung for `target`.
     pub(super) fn doorbell_for(&mut self, target: u8, d: Doorbell) {
         let runs_on = self.guest_core(usize::from(target));
-        self.oracles.observe(&Obs::Doorbell {
+        self.state.oracles.observe(&Obs::Doorbell {
             target,
             runs_on,
             doorbell: d,
@@ -477,7 +476,7 @@ impl World {
         signal: &'static str,
         cycle: u64,
     ) -> Result<usize, DutError> {
-        match self.vcpu_on.get(core) {
+        match self.state.vcpu_on.get(core) {
             Some(&v) if v != NO_VCPU && usize::from(v) < self.sc.n() => Ok(usize::from(v)),
             _ => Err(DutError::Contract {
                 cycle,
@@ -492,16 +491,16 @@ impl World {
     /// port contract (docs/port-contract.md).
     pub(super) fn after_edge(&mut self) -> Result<(), WorldError> {
         let n = self.dut.events().len();
-        for i in self.rtl_seen..n {
+        for i in self.state.rtl_seen..n {
             let e = self.dut.events()[i];
-            self.log.push(Event::Rtl(e));
+            self.state.log.push(Event::Rtl(e));
             let (DutEvent::Exit { core, .. }
             | DutEvent::Interrupt { core, .. }
             | DutEvent::Doorbell { core, .. }
             | DutEvent::DoorbellDropped { core, .. }) = e;
             self.touch(Res::Core(core as u8), true);
             if let DutEvent::Doorbell { .. } = e {
-                let (target, _) = self.irr_write[core];
+                let (target, _) = self.state.irr_write[core];
                 if target != NO_VCPU {
                     self.touch(Res::Vcpu(target), true);
                 }
@@ -515,7 +514,7 @@ impl World {
                     info2,
                 } => {
                     let v = self.guest_on(core, "exit_valid_o", cycle)?;
-                    if !self.threads[v].in_guest() {
+                    if !self.state.threads[v].in_guest() {
                         return Err(DutError::Contract {
                             cycle,
                             core,
@@ -524,14 +523,14 @@ impl World {
                         }
                         .into());
                     }
-                    let x = self.oracles.observe(&Obs::Exit {
+                    let x = self.state.oracles.observe(&Obs::Exit {
                         cycle,
                         vcpu: v as u8,
                         code: u32::from(code),
                         info1,
                         info2,
-                        icr: self.last_icr[v],
-                        avic: self.apicv.avic_on[v],
+                        icr: self.state.last_icr[v],
+                        avic: self.state.apicv.avic_on[v],
                     });
                     self.note_violation(x);
                     let exit = if code == crate::apic::EXIT_NPF {
@@ -559,8 +558,8 @@ impl World {
                     let v = v as u8;
                     self.touch(Res::Guest(v), true);
                     self.touch(Res::Ledger(v), true);
-                    self.guests[usize::from(v)].take(vector);
-                    let x = self.oracles.observe(&Obs::Accepted {
+                    self.state.guests[usize::from(v)].take(vector);
+                    let x = self.state.oracles.observe(&Obs::Accepted {
                         cycle,
                         vcpu: v,
                         vector,
@@ -584,11 +583,12 @@ impl World {
                         }
                         .into());
                     }
-                    let (target, irr_cycle) = self.irr_write[core];
+                    let (target, irr_cycle) = self.state.irr_write[core];
                     if target != NO_VCPU {
                         let vector = self
+                            .state
                             .last_icr
-                            .get(usize::from(self.vcpu_on[core]))
+                            .get(usize::from(self.state.vcpu_on[core]))
                             .map_or(0, |&icr| icr as u8);
                         self.doorbell_for(
                             target,
@@ -605,44 +605,44 @@ impl World {
                 DutEvent::DoorbellDropped { .. } => {}
             }
         }
-        self.rtl_seen = n;
+        self.state.rtl_seen = n;
         let cycle = self.dut.cycle();
         for v in 0..self.sc.n() {
-            if self.guests[v].eoi_due && self.threads[v].serving_injected() {
+            if self.state.guests[v].eoi_due && self.state.threads[v].serving_injected() {
                 // The EOI store faults on the zapped APIC page: emulated (`apic_set_eoi`).
                 self.touch(Res::Guest(v as u8), true);
-                self.guests[v].eoi_due = false;
+                self.state.guests[v].eoi_due = false;
                 self.exit_guest(v, GuestExit::Eoi);
-            } else if self.guests[v].eoi_due {
+            } else if self.state.guests[v].eoi_due {
                 self.touch(Res::Guest(v as u8), true);
-                self.guests[v].eoi_due = false;
+                self.state.guests[v].eoi_due = false;
                 let core = self.core_of(v);
                 self.dut.core(core).eoi = true;
-                self.oracles.observe(&Obs::Eoi {
+                self.state.oracles.observe(&Obs::Eoi {
                     cycle,
                     vcpu: v as u8,
                 });
             }
         }
         for cpu in 0..NUM_CORES {
-            if !self.kick[cpu] {
+            if !self.state.kick[cpu] {
                 continue;
             }
             self.touch(Res::Core(cpu as u8), true);
             let Some(v) = (0..self.sc.n()).find(|&v| self.core_of(v) == cpu) else {
                 // No vCPU thread on that CPU (any more): the IPI interrupts nothing of ours.
-                self.kick[cpu] = false;
+                self.state.kick[cpu] = false;
                 continue;
             };
             if self.guest_core(v).is_some() && self.dut.out.core[cpu].busy {
                 // The ICR store in progress retires first: an interrupt is taken at an
                 // instruction boundary (the AVIC's IPI is part of the store).
             } else if self.guest_core(v).is_some() {
-                self.kick[cpu] = false;
+                self.state.kick[cpu] = false;
                 self.exit_guest(v, GuestExit::External);
-            } else if !self.threads[v].entering_guest() {
+            } else if !self.state.threads[v].entering_guest() {
                 // The reschedule IPI interrupted host code: nothing to force out.
-                self.kick[cpu] = false;
+                self.state.kick[cpu] = false;
             }
         }
         self.judge_idle(cycle);
@@ -652,7 +652,7 @@ impl World {
     /// Keeps the first violation of the run.
     pub(super) fn note_violation(&mut self, v: Option<Violation>) {
         if let Some(v) = v {
-            self.violation.get_or_insert(v);
+            self.state.violation.get_or_insert(v);
         }
     }
 
@@ -665,7 +665,7 @@ impl World {
         }
         let targets = decode_targets(icr, from, &self.sc.kvm);
         let send = |w: &mut World, candidates: u8| {
-            w.oracles.observe(&Obs::Send {
+            w.state.oracles.observe(&Obs::Send {
                 cycle,
                 sender: from,
                 icr: raw,
@@ -708,8 +708,12 @@ impl World {
             // (the send's owner, the bits the write posts)
             let (sender, posts) = match w.agent {
                 Agent::Rtl { core, port } if usize::from(port) == PORT_IRR => {
-                    let s = self.icr_from[usize::from(core)];
-                    let x = self.last_icr.get(usize::from(s)).map_or(0, |&i| i as u8);
+                    let s = self.state.icr_from[usize::from(core)];
+                    let x = self
+                        .state
+                        .last_icr
+                        .get(usize::from(s))
+                        .map_or(0, |&i| i as u8);
                     let bit = if x >> 5 == reg { 1u32 << (x & 31) } else { 0 };
                     (Some(s), bit & w.data as u32)
                 }
@@ -717,7 +721,7 @@ impl World {
                     let s = if w.actor != NO_ACTOR {
                         Some(w.actor)
                     } else {
-                        (cpu == self.timer_cpu).then_some(TIMER_SENDER)
+                        (cpu == self.state.timer_cpu).then_some(TIMER_SENDER)
                     };
                     (s, (w.data & w.new) as u32)
                 }
@@ -746,7 +750,7 @@ impl World {
                     continue;
                 };
                 self.touch(Res::Ledger(t), true);
-                let x = self.oracles.observe(&ev);
+                let x = self.state.oracles.observe(&ev);
                 self.note_violation(x);
             }
         }
@@ -756,9 +760,9 @@ impl World {
     /// Judges the APIC state of every vCPU whose receiver is idle and whose registers changed.
     pub(super) fn judge_idle(&mut self, cycle: u64) {
         for v in 0..self.sc.n() as u8 {
-            if self.oracles.apic.dirty(v) && self.receiver_idle(v) {
-                self.oracles.apic.clean(v);
-                let x = self.oracles.at_idle(self, v, cycle);
+            if self.state.oracles.apic.dirty(v) && self.receiver_idle(v) {
+                self.state.oracles.apic.clean(v);
+                let x = self.state.oracles.at_idle(self, v, cycle);
                 self.note_violation(x);
             }
         }
@@ -768,11 +772,11 @@ impl World {
     /// `v` ran VMRUN there last.
     pub(super) fn receiver_of(&self, v: u8) -> Option<usize> {
         let c = self.core_of(usize::from(v));
-        (self.vcpu_on[c] == v).then_some(c)
+        (self.state.vcpu_on[c] == v).then_some(c)
     }
 
     pub(super) fn quiescent_verdict(&self, cycle: u64) -> Verdict {
-        match self.oracles.at_quiescence(self, cycle) {
+        match self.state.oracles.at_quiescence(self, cycle) {
             Some(v) => Verdict::Violated(v),
             None => Verdict::Holds,
         }

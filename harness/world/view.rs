@@ -20,7 +20,7 @@ impl View for World {
     }
 
     fn sleeping(&self, vcpu: u8) -> bool {
-        self.threads[usize::from(vcpu)].sleeping()
+        self.state.threads[usize::from(vcpu)].sleeping()
     }
 
     fn receiver_idle(&self, vcpu: u8) -> bool {
@@ -33,7 +33,7 @@ impl View for World {
     fn in_service(&self, vcpu: u8) -> Option<bool> {
         // With AVIC off the ISR is the emulated LAPIC's; the receiver does not serve it.
         let v = usize::from(vcpu);
-        if !self.apicv.avic_on[v] || !self.threads[v].avic_enabled() {
+        if !self.state.apicv.avic_on[v] || !self.state.threads[v].avic_enabled() {
             return None;
         }
         self.receiver_of(vcpu)
@@ -54,13 +54,13 @@ impl View for World {
                 .unwrap_or(0);
             return (v, x);
         }
-        let awake = (0..n).find(|&v| !self.threads[usize::from(v)].sleeping());
+        let awake = (0..n).find(|&v| !self.state.threads[usize::from(v)].sleeping());
         (awake.unwrap_or(0), 0)
     }
 
     fn activity(&self) -> String {
         let mut s = String::new();
-        for (v, t) in self.threads.iter().enumerate() {
+        for (v, t) in self.state.threads.iter().enumerate() {
             let state = if t.sleeping() {
                 "asleep"
             } else if t.in_guest() {
@@ -75,7 +75,7 @@ impl View for World {
                 "vCPU {v} thread {state} at {} on CPU {}, guest next {:?}; ",
                 t.step_name(),
                 t.cpu(),
-                self.guests[v].next_op()
+                self.state.guests[v].next_op()
             );
         }
         for c in 0..NUM_CORES {
