@@ -73,7 +73,7 @@
 //! than scheduling the same action earlier, so under a bound each race also adds its action at
 //! every earlier choice point of the execution where it was enabled (conservative backtrack
 //! points, as in bounded POR, Coons, Musuvathi and McKinley, OOPSLA 2013; their bound counts
-//! preemptions, ours deviations from [`crate::world::Policy::Continue`]). This is checked, not
+//! preemptions, ours deviations from [`crate::sched::Policy::Continue`]). This is checked, not
 //! proved: on all 70 cells of the seed scenario the bounded search reaches every trace class
 //! of the bounded enumeration's holding runs and the same verdicts (`tb/dpor.rs`); with
 //! backtrack points only back to where the action became enabled, one cell lost a class.
@@ -97,9 +97,8 @@ use crate::coverage::Orders;
 use crate::explore::{frontier, Shard};
 use crate::ffi::ModelKind;
 use crate::mem::{AccessKind, Agent};
-use crate::world::{
-    index_to_rank, Action, Outcome, Res, Schedule, Step, Touch, Verdict, World, WorldError,
-};
+use crate::sched::{index_to_rank, Schedule};
+use crate::world::{Action, Outcome, Res, Step, Touch, Verdict, World, WorldError};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -216,7 +215,7 @@ pub fn run_recorded(sc: &crate::world::Scenario, ranks: &[u16]) -> Result<Outcom
 }
 
 /// Every Mazurkiewicz trace of `sc` (see the module doc) with a schedule of at most `bound`
-/// deviations from the [`crate::world::Policy::Continue`] default (`None`: no bound),
+/// deviations from the [`crate::sched::Policy::Continue`] default (`None`: no bound),
 /// stopping at the first violation or after about `max_runs` executions (the subtrees of a
 /// parallel batch share the runs left when it started, and a choice point's parallel
 /// alternatives each get what their subtree had left, so a batch may pass the cap).

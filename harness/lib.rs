@@ -8,6 +8,8 @@
 //! - [`kvm`]: KVM's code paths (variants V0-V5, bug knobs) as step machines.
 //! - [`guest`]: guest programs.
 //! - [`world`]: RTL + memory + KVM threads + guests in one cycle loop, driven by a schedule.
+//! - [`sched`]: schedules: one [`sched::Scheduler`] trait, one strategy a file (default
+//!   order, random, PCT, replay).
 //! - [`oracle`]: the invariants.
 //! - [`scenario`]: scenario files (TOML), the bundled scenarios and the registry of hardware
 //!   orderings, KVM generations and knobs ([`scenario::variants`]).
@@ -39,6 +41,7 @@ pub mod replay;
 pub mod report;
 pub mod rtl;
 pub mod scenario;
+pub mod sched;
 pub mod wave;
 pub mod world;
 

@@ -51,7 +51,8 @@ use crate::scenario::variants::{
     cell_scenario, hw_variant_of, knob_names, kvm_row_of, parse_hw, parse_kvm, set_knob, HwVariant,
     KvmRow, ISRUN_ORDERS,
 };
-use crate::world::{Outcome, Scenario, Schedule, WorldError};
+use crate::sched::Schedule;
+use crate::world::{Outcome, Scenario, WorldError};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;

@@ -41,7 +41,8 @@ pub use lanes::Lanes;
 
 use crate::ffi::ModelKind;
 use crate::oracle::Invariant;
-use crate::world::{Outcome, Scenario, Schedule, World, WorldError};
+use crate::sched::Schedule;
+use crate::world::{Outcome, Scenario, World, WorldError};
 use lanes::{mark, CycleSample};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};

@@ -45,19 +45,17 @@ mod event;
 mod observer;
 mod run;
 mod scenario;
-mod schedule;
 mod state;
 mod step;
 mod view;
 
+use crate::sched::{index_to_rank, ChoicePoint, Schedule, MAX_ENABLED};
 use action::{agent_id, slot};
 pub use action::{Action, Res, Step, Touch};
 pub use event::{Event, Outcome, Verdict};
 pub use observer::Observer;
 use run::normalize;
 pub use scenario::Scenario;
-pub use schedule::{index_to_rank, Policy, Schedule};
-use schedule::{mix, rank_to_index};
 use state::{RunState, NO_VCPU};
 
 /// Most vCPUs a scenario can have (one per RTL core).
@@ -78,8 +76,6 @@ pub enum WorldError {
     #[error("scenario: {0}")]
     Scenario(String),
 }
-
-const MAX_ENABLED: usize = 32;
 
 /// A [`World`] saved at a choice point ([`World::snapshot`]): the [`Dut`] with its memory
 /// and the RTL's `--savable` bytes, and the [`RunState`] (everything else a run depends on

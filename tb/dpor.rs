@@ -9,7 +9,8 @@ use avic_cosim::guest::GuestOp;
 use avic_cosim::kvm::KvmVariant;
 use avic_cosim::oracle::Invariant;
 use avic_cosim::scenario::apm;
-use avic_cosim::world::{Action, Res, Scenario, Schedule, World};
+use avic_cosim::sched::Schedule;
+use avic_cosim::world::{Action, Res, Scenario, World};
 use rstest::rstest;
 
 mod common;

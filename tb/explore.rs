@@ -5,7 +5,8 @@ use avic_cosim::ffi::HwConfig;
 use avic_cosim::kvm::KvmVariant;
 use avic_cosim::oracle::Invariant;
 use avic_cosim::scenario::apm;
-use avic_cosim::world::{Policy, Scenario};
+use avic_cosim::sched::Policy;
+use avic_cosim::world::Scenario;
 
 mod common;
 use common::with_threads;

@@ -9,7 +9,8 @@ use avic_cosim::ffi::ModelKind;
 use avic_cosim::kvm::{Knobs, KvmEvent, KvmVariant};
 use avic_cosim::oracle::Invariant;
 use avic_cosim::scenario::{apm, load, parse, ScenarioFile};
-use avic_cosim::world::{Action, Event, Outcome, Scenario, Schedule, Verdict, World};
+use avic_cosim::sched::Schedule;
+use avic_cosim::world::{Action, Event, Outcome, Scenario, Verdict, World};
 use std::path::Path;
 
 fn file(name: &str) -> ScenarioFile {
@@ -173,7 +174,7 @@ fn no_block_fences_loses_a_wakeup_where_v4_holds() {
         no_block_fences: true,
         ..Knobs::default()
     });
-    let found = explore::search(&nb, 2000, |s| avic_cosim::world::Policy::Pct {
+    let found = explore::search(&nb, 2000, |s| avic_cosim::sched::Policy::Pct {
         seed: s,
         depth: 3,
         steps: 100,

@@ -7,7 +7,8 @@ use avic_cosim::apic::Icr;
 use avic_cosim::ffi::{HwConfig, ModelKind};
 use avic_cosim::guest::GuestOp;
 use avic_cosim::kvm::KvmVariant;
-use avic_cosim::world::{Policy, Scenario, Schedule, Snapshot, Verdict, World};
+use avic_cosim::sched::{Policy, Schedule};
+use avic_cosim::world::{Scenario, Snapshot, Verdict, World};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 

@@ -8,7 +8,8 @@ use avic_cosim::ffi::HwConfig;
 use avic_cosim::kvm::KvmVariant;
 use avic_cosim::oracle::Invariant;
 use avic_cosim::scenario::apm;
-use avic_cosim::world::{Policy, Scenario, Schedule, Verdict};
+use avic_cosim::sched::{Policy, Schedule};
+use avic_cosim::world::{Scenario, Verdict};
 use indicatif::ProgressBar;
 use std::process::Command;
 

@@ -9,7 +9,8 @@ use avic_cosim::kvm::{decode_targets, KvmVariant};
 use avic_cosim::oracle::Invariant;
 use avic_cosim::report::{load_scenario, BUNDLED};
 use avic_cosim::scenario::{hw_variants, load, ScenarioFile};
-use avic_cosim::world::{Outcome, Policy, Schedule, Verdict};
+use avic_cosim::sched::{Policy, Schedule};
+use avic_cosim::world::{Outcome, Verdict};
 use rstest::rstest;
 use std::path::Path;
 
@@ -235,7 +236,7 @@ fn bundled_scenarios_hold_as_written(#[case] name: &str, #[case] taken: &[(u8, u
     assert!(runs > 10, "{name}: {runs} schedules");
     // One default run: every target took its vector exactly once.
     let out =
-        avic_cosim::explore::run(&f.scenario, &avic_cosim::world::Schedule::continuing()).unwrap();
+        avic_cosim::explore::run(&f.scenario, &avic_cosim::sched::Schedule::continuing()).unwrap();
     for &(vcpu, vector) in taken {
         assert_eq!(
             out.ledger.taken(vcpu, vector),

@@ -309,51 +309,31 @@ impl World {
         })
     }
 
-    pub(super) fn choose(&mut self, policy: &Policy, prefix: &[u16], enabled: &[Action]) -> usize {
+    /// Asks `sched` which of the `enabled` actions to take and records the choice.
+    pub(super) fn choose(&mut self, sched: &Schedule, enabled: &[Action]) -> usize {
         let n = enabled.len();
+        if n == 1 {
+            return 0;
+        }
         let default = self
             .state
             .current
             .and_then(|c| enabled.iter().position(|&a| a == c))
             .unwrap_or(0);
-        let point = self.state.choices.len();
-        let idx = if n == 1 {
-            return 0;
-        } else if let Some(&r) = prefix.get(point) {
-            rank_to_index(r, default, n)
-        } else {
-            match *policy {
-                Policy::Continue => default,
-                Policy::Random(seed) => (mix(seed ^ mix(point as u64)) % n as u64) as usize,
-                Policy::Pct { seed, depth, steps } => {
-                    let prio = |a: Action| -> u64 {
-                        let base = mix(seed ^ mix(agent_id(a))) | 1 << 63;
-                        // Change points: the acting agent at point p drops below all others.
-                        let mut pr = base;
-                        for d in 1..u64::from(depth) {
-                            let cp = mix(seed ^ 0xC0FFEE ^ d) % u64::from(steps.max(1));
-                            if point as u64 > cp && self.demoted(cp as usize, a) {
-                                pr = d;
-                            }
-                        }
-                        pr
-                    };
-                    (0..n)
-                        .max_by_key(|&i| (prio(enabled[i]), std::cmp::Reverse(i)))
-                        .unwrap_or(0)
-                }
-            }
-        };
+        let mut agents = [0u64; MAX_ENABLED];
+        for (id, &a) in agents.iter_mut().zip(enabled) {
+            *id = agent_id(a);
+        }
+        let idx = sched.choose(&ChoicePoint {
+            point: self.state.choices.len(),
+            agents: &agents[..n],
+            default,
+            acted: &self.state.acted_at,
+        });
         let rank = index_to_rank(idx, default);
         self.state.choices.push((rank as u16, n as u16));
         self.state.choice_cycles.push(self.dut.cycle() as u32);
         idx
-    }
-
-    /// Whether `a` acted at choice point `cp` (PCT demotion).
-    pub(super) fn demoted(&self, cp: usize, a: Action) -> bool {
-        self.state.choices.get(cp).is_some()
-            && self.state.acted_at.get(cp).copied() == Some(agent_id(a))
     }
 
     /// Runs to quiescence, a violation or the cycle bound.
@@ -462,7 +442,7 @@ impl World {
                 .unwrap_or(0);
             let choice = (k > 1).then_some(self.state.choices.len());
             if k > 0 {
-                let i = self.choose(&sched.policy, &sched.prefix, &enabled[..k]);
+                let i = self.choose(sched, &enabled[..k]);
                 if k > 1 {
                     self.state.acted_at.push(agent_id(enabled[i]));
                 }

@@ -13,8 +13,9 @@ use avic_cosim::explore::{self, Shard};
 use avic_cosim::report::{self, Budget, Replay};
 use avic_cosim::rtl::{Flavor, Rtl};
 use avic_cosim::scenario::ScenarioFile;
+use avic_cosim::sched::{Policy, Schedule};
 use avic_cosim::wave;
-use avic_cosim::world::{Outcome, Policy, Scenario, Schedule, Verdict};
+use avic_cosim::world::{Outcome, Scenario, Verdict};
 use std::path::Path;
 use std::process::ExitCode;
 

@@ -4,7 +4,7 @@ use crate::args::{parse_wave, CellSelect, RtlArgs, ScenarioArgs};
 use crate::common::{print_tail, run_maybe_traced, verdict_exit, wave_flavors};
 use crate::EXIT_SIM_ERROR;
 use avic_cosim::report::Budget;
-use avic_cosim::world::{Policy, Schedule};
+use avic_cosim::sched::{Policy, Schedule};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]

@@ -1,4 +1,46 @@
-//! Schedules ([`Schedule`], [`Policy`]): which enabled action each choice point takes.
+//! Schedules: which enabled action each choice point takes.
+//!
+//! A [`Schedule`] is data (forced ranks, then a [`Policy`]), what replay files and searches
+//! pass around. Each policy is a strategy implementing the one [`Scheduler`] trait, one file
+//! a strategy (shuttle's `scheduler/` habit): [`DefaultOrder`], [`Random`], [`Pct`], and
+//! [`Replay`], which forces the prefix and hands over to the policy after it. The world asks
+//! [`Schedule::choose`] at every choice point, with the [`ChoicePoint`] it stands at; the
+//! strategies know nothing of the world but agent identities (so that this module imports
+//! nothing of the simulator).
+
+mod default_order;
+mod pct;
+mod random;
+mod replay;
+
+pub use default_order::DefaultOrder;
+pub use pct::Pct;
+pub use random::Random;
+pub use replay::Replay;
+
+/// Most actions enabled at one choice point.
+pub const MAX_ENABLED: usize = 32;
+
+/// What a strategy sees of a choice point. `agents[i]` identifies the agent of the `i`-th
+/// enabled action (the same agent has the same id at every point of a run: a vCPU thread, a
+/// guest, a host CPU's store buffer, ...).
+#[derive(Clone, Copy, Debug)]
+pub struct ChoicePoint<'a> {
+    /// Index of the choice point in the run (0 for the first).
+    pub point: usize,
+    /// The enabled actions' agents, in the world's order (at least two).
+    pub agents: &'a [u64],
+    /// Index of the default action: the agent that acted last, if still enabled, else 0.
+    pub default: usize,
+    /// Per earlier choice point: the agent that acted there.
+    pub acted: &'a [u64],
+}
+
+/// A strategy: picks the index of the enabled action to take at a choice point.
+pub trait Scheduler {
+    /// The index into `c.agents` of the action to take.
+    fn choose(&self, c: &ChoicePoint) -> usize;
+}
 
 /// How choices are made where several actions are enabled.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,8 +111,30 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// The index of the action to take at `c`: the prefix's rank while it lasts, then the
+    /// policy's choice.
+    pub fn choose(&self, c: &ChoicePoint) -> usize {
+        Replay {
+            prefix: &self.prefix,
+            then: &self.policy,
+        }
+        .choose(c)
+    }
+}
+
+impl Scheduler for Policy {
+    fn choose(&self, c: &ChoicePoint) -> usize {
+        match *self {
+            Policy::Continue => DefaultOrder.choose(c),
+            Policy::Random(seed) => Random { seed }.choose(c),
+            Policy::Pct { seed, depth, steps } => Pct { seed, depth, steps }.choose(c),
+        }
+    }
+}
+
 /// splitmix64: a small, seedable, allocation-free generator.
-pub(super) fn mix(mut z: u64) -> u64 {
+pub(crate) fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -88,7 +152,7 @@ pub fn index_to_rank(idx: usize, default: usize) -> usize {
 }
 
 /// Inverse of [`index_to_rank`]; ranks past the end wrap.
-pub(super) fn rank_to_index(rank: u16, default: usize, n: usize) -> usize {
+pub fn rank_to_index(rank: u16, default: usize, n: usize) -> usize {
     let r = usize::from(rank) % n;
     if r == 0 {
         default
