@@ -2,13 +2,13 @@
 //! IRR update is in flight) for `make wave-check`: `cargo run --release --example wave_c1 --
 //! target/wave/c1.vcd` writes the trace, `c1.gtkw` and the translate filters beside it.
 //!
-//! The schedule is found by search (PCT, then random) and minimized, as `explore` does.
+//! The schedule is found and minimized by the search `explore` runs ([`Search`]).
 
-use avic_cosim::explore::{minimize, search};
+use avic_cosim::explore::Search;
 use avic_cosim::ffi::HwConfig;
 use avic_cosim::kvm::KvmVariant;
 use avic_cosim::oracle::Invariant;
-use avic_cosim::sched::{Policy, Schedule};
+use avic_cosim::sched::Schedule;
 use avic_cosim::wave;
 use avic_cosim::world::Scenario;
 use std::path::PathBuf;
@@ -27,29 +27,20 @@ fn main() -> ExitCode {
             ..avic_cosim::scenario::apm()
         },
     );
-    let found = search(&sc, 2000, |seed| Policy::Pct {
-        seed,
-        depth: 3,
-        steps: 100,
-    })
-    .and_then(|f| match f {
-        Some(f) => Ok(Some(f)),
-        None => search(&sc, 2000, Policy::Random),
-    });
-    let out = match found {
-        Ok(Some((_, out))) => out,
-        Ok(None) => {
-            eprintln!("wave_c1: no lost wake-up found");
-            return ExitCode::FAILURE;
-        }
+    let ranks = match Search::default().seeds(2000).run(&sc) {
+        Ok(r) => match r.violation {
+            Some(out) if out.violation().map(|v| v.invariant) == Some(Invariant::LostWakeup) => {
+                out.ranks()
+            }
+            _ => {
+                eprintln!("wave_c1: no lost wake-up found");
+                return ExitCode::FAILURE;
+            }
+        },
         Err(e) => {
             eprintln!("wave_c1: {e}");
             return ExitCode::FAILURE;
         }
-    };
-    let ranks = match minimize(&sc, &out.ranks(), Invariant::LostWakeup) {
-        Ok(Some(min)) => min.ranks(),
-        _ => out.ranks(),
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if let Err(e) = std::fs::create_dir_all(dir) {

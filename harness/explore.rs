@@ -1,5 +1,9 @@
 //! Searches over the schedules of a scenario.
 //!
+//! [`Search`] is the one way to run a whole search (PCT, then the exhaustive phase, then the
+//! minimization) and the only place that strings the phases together; the phases below are
+//! its parts, public for the tests that check one of them against another.
+//!
 //! - [`search`]: seeded PCT or random runs; the violation of the lowest seed.
 //! - [`bounded_exhaustive`]: every schedule with at most `bound` deviations from the
 //!   [`Policy::Continue`] default (keep running the agent that acted last), enumerated
@@ -20,6 +24,10 @@
 //! run; a hidden bar costs an atomic add) and return the ordering coverage of the runs
 //! ([`crate::coverage::Orders`]), a union of per-run bitsets taken over a fixed set of runs, so
 //! it too is the same whatever the thread count.
+
+mod search;
+
+pub use search::{FoundBy, Search, SearchResult, Strategy, ENV_OVERRIDES};
 
 use crate::coverage::Orders;
 pub use crate::dpor::{dpor, dpor_observed, Dpor};

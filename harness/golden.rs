@@ -20,7 +20,8 @@
 //! Nothing in a line depends on timing, thread count or schedule counts: the same RTL, harness
 //! and scenario always render the same text.
 
-use crate::report::{self, Budget, Cell, Matrix};
+use crate::explore::Search;
+use crate::report::{self, Cell, Matrix};
 use crate::scenario::{self as scenario_file, ScenarioError, ScenarioFile};
 use crate::world::WorldError;
 use std::collections::HashMap;
@@ -196,7 +197,7 @@ pub fn header(name: &str) -> String {
 pub fn cells(m: &Matrix) -> Vec<GoldenCell> {
     m.cells
         .iter()
-        .map(|c| GoldenCell::of(c, m.budget.bound))
+        .map(|c| GoldenCell::of(c, m.search.bound))
         .collect()
 }
 
@@ -397,8 +398,8 @@ pub fn full_matrix(name: &str, f: &ScenarioFile) -> Result<Matrix, WorldError> {
         &f.scenario,
         &report::hw_variants(),
         &report::KVM_ROWS,
-        &Budget::of(f),
-        crate::explore::Shard::WHOLE,
+        &Search::of_file(f),
+        &indicatif::ProgressBar::hidden(),
     )
 }
 
@@ -442,21 +443,14 @@ mod tests {
             vector: 0x40,
             detail: "taken 2 times, sent 1 times".into(),
         });
-        v.found_by = Some(report::FoundBy::Pct(3));
+        v.found_by = Some(crate::explore::FoundBy::Pct(3));
         let mut cut = cell("apm", "V4");
         cut.bounded_runs = 7;
         let mut part = cell("in-flight", "V5");
         part.complete = false;
         Matrix {
             scenario: "scenarios/x.toml".into(),
-            budget: Budget {
-                seeds: 100,
-                pct_depth: 3,
-                pct_steps: 100,
-                bound: 2,
-                max_runs: 200_000,
-                dpor: false,
-            },
+            search: Search::default().seeds(100).bound(2),
             cells: vec![cell("apm", "V0"), v, cut, part],
             ms: 999,
         }

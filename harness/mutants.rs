@@ -16,8 +16,9 @@
 //! [`crate::rtl::default_cache_dir`]) under a name derived from their content, so a second run
 //! of an unchanged mutant takes its build from the cache.
 
+use crate::explore::Search;
 use crate::golden::{self, GoldenCell, GoldenVerdict};
-use crate::report::{self, Budget, HwVariant, KvmRow};
+use crate::report::{self, HwVariant, KvmRow};
 use crate::rtl::{Flavor, Rtl, RtlOptions, UserRtl};
 use crate::scenario::{self as scenario_file, ScenarioFile};
 use serde::Deserialize;
@@ -550,12 +551,12 @@ pub fn run_mutant(
     for sp in plan {
         let mut base = sp.file.scenario.clone();
         base.rtl = Rtl::User(design.clone());
-        let budget = Budget::of(&sp.file);
+        let search = Search::of_file(&sp.file);
         for (hw, kvm, expected) in &sp.cells {
             n += 1;
             let at = || format!("{} {}/{}", sp.name, hw.name, kvm.name);
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                report::run_cell(&base, hw, kvm, &budget)
+                report::run_cell(&base, hw, kvm, &search)
             }));
             let cell = match r {
                 Ok(Ok(c)) => c,
@@ -583,7 +584,7 @@ pub fn run_mutant(
                     ));
                 }
             };
-            let actual = GoldenCell::of(&cell, budget.bound);
+            let actual = GoldenCell::of(&cell, search.bound);
             if &actual != expected {
                 return Ok(done(
                     Fate::Killed {

@@ -9,10 +9,8 @@
 //!
 
 use crate::coverage::Orders;
-use crate::explore::{bounded_exhaustive_observed, minimize_observed, search_observed, Shard};
+use crate::explore::{FoundBy, Search, Shard, Strategy};
 use crate::oracle::{Invariant, Violation};
-use crate::scenario::ScenarioFile;
-use crate::sched::Policy;
 use crate::world::{Scenario, WorldError};
 use indicatif::ProgressBar;
 use std::fmt::Write as _;
@@ -29,48 +27,6 @@ pub use crate::scenario::variants::{
     cell_scenario, hw_names, hw_variant, hw_variant_of, hw_variants, kvm_names, kvm_row,
     kvm_row_of, parse_hw, parse_kvm, renamed_row, HwVariant, KvmRow, KVM_ROWS, RENAMED_ROWS,
 };
-
-/// Search budget of one cell.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Budget {
-    /// PCT seeds tried first.
-    pub seeds: u64,
-    /// PCT bug depth.
-    pub pct_depth: u8,
-    /// PCT change-point range.
-    pub pct_steps: u32,
-    /// Deviation bound of the exhaustive search.
-    pub bound: u32,
-    /// Most schedules the exhaustive search runs.
-    pub max_runs: u64,
-    /// The exhaustive search is DPOR within the bound ([`crate::dpor`]) rather than the
-    /// enumeration of every schedule.
-    pub dpor: bool,
-}
-
-impl Budget {
-    /// PCT depth 3 over 100 steps, at most 200 000 exhaustive runs per cell, and the seeds
-    /// and bound of the scenario file's `[explore]`.
-    pub fn of(f: &ScenarioFile) -> Self {
-        Budget {
-            seeds: f.seeds,
-            pct_depth: 3,
-            pct_steps: 100,
-            bound: f.bound,
-            max_runs: 200_000,
-            dpor: false,
-        }
-    }
-}
-
-/// How a cell's counterexample was found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FoundBy {
-    /// PCT with this seed.
-    Pct(u64),
-    /// The bounded exhaustive search.
-    Exhaustive,
-}
 
 /// The verdict of one invariant in one cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,7 +73,7 @@ pub struct Cell {
     pub complete: bool,
     /// Runs that reached the cycle bound without quiescence (no verdict).
     pub bounded_runs: u64,
-    /// With [`Budget::dpor`]: the alternatives at choice points that the reduction never ran.
+    /// With [`Strategy::Dpor`]: the alternatives at choice points that the reduction never ran.
     pub pruned: Option<u64>,
     /// Wall time of the cell in milliseconds.
     pub ms: u64,
@@ -181,111 +137,31 @@ impl Cell {
     }
 }
 
-/// Searches one cell: PCT over `budget.seeds` seeds, then, if nothing was found, every
-/// schedule within `budget.bound` deviations.
+/// Searches one cell: `search` on the scenario with the cell's hardware and KVM.
 pub fn run_cell(
     base: &Scenario,
     hw: &HwVariant,
     kvm: &KvmRow,
-    budget: &Budget,
-) -> Result<Cell, WorldError> {
-    run_cell_observed(base, hw, kvm, budget, &ProgressBar::hidden())
-}
-
-/// [`run_cell`], ticking `runs` once per schedule run (minimization included).
-pub fn run_cell_observed(
-    base: &Scenario,
-    hw: &HwVariant,
-    kvm: &KvmRow,
-    budget: &Budget,
-    runs: &ProgressBar,
+    search: &Search,
 ) -> Result<Cell, WorldError> {
     let start = Instant::now();
-    let sc = cell_scenario(base, hw, kvm);
-    let mut cell = Cell {
+    let r = search.run(&cell_scenario(base, hw, kvm))?;
+    Ok(Cell {
         hw: hw.name,
         kvm: kvm.name,
-        violation: None,
-        ranks: Vec::new(),
-        found_ranks: 0,
-        found_by: None,
-        pct_runs: budget.seeds,
-        exhaustive_runs: 0,
-        complete: false,
-        bounded_runs: 0,
-        pruned: None,
-        ms: 0,
+        violation: r.violation.as_ref().and_then(|o| o.violation().cloned()),
+        ranks: r.violation.as_ref().map_or(Vec::new(), |o| o.ranks()),
+        found_ranks: r.found_choices,
+        found_by: r.found_by,
+        pct_runs: r.pct_runs,
+        exhaustive_runs: r.exhaustive_runs(),
+        complete: r.complete(),
+        bounded_runs: r.bounded_runs(),
+        pruned: r.dpor.as_ref().map(|d| d.pruned),
+        ms: start.elapsed().as_millis() as u64,
         replay: None,
-        orders: Orders::default(),
-    };
-    let (found, pct_orders) = search_observed(
-        &sc,
-        budget.seeds,
-        |s| Policy::Pct {
-            seed: s,
-            depth: budget.pct_depth,
-            steps: budget.pct_steps,
-        },
-        runs,
-    )?;
-    cell.orders = pct_orders;
-    let found = match found {
-        Some((seed, out)) => {
-            cell.pct_runs = seed + 1;
-            Some((out, FoundBy::Pct(seed)))
-        }
-        None => {
-            // (runs, complete, cycle-limit runs, ordering coverage, violation, pruned)
-            let (n, complete, bounded, orders, violation, pruned) = if budget.dpor {
-                let r = crate::dpor::dpor_observed(
-                    &sc,
-                    Some(budget.bound),
-                    budget.max_runs,
-                    Shard::WHOLE,
-                    runs,
-                )?;
-                let n = r.runs + r.probe_runs;
-                (
-                    n,
-                    r.complete,
-                    r.bounded,
-                    r.orders,
-                    r.violation,
-                    Some(r.pruned),
-                )
-            } else {
-                let r = bounded_exhaustive_observed(
-                    &sc,
-                    budget.bound,
-                    budget.max_runs,
-                    Shard::WHOLE,
-                    runs,
-                )?;
-                let n = r.runs + r.probe_runs;
-                (n, r.complete, r.bounded, r.orders, r.violation, None)
-            };
-            cell.orders |= orders;
-            cell.exhaustive_runs = n;
-            cell.complete = complete;
-            cell.bounded_runs = bounded;
-            cell.pruned = pruned;
-            violation.map(|out| (out, FoundBy::Exhaustive))
-        }
-    };
-    if let Some((out, by)) = found {
-        let v = out.violation().cloned();
-        cell.found_ranks = out.choices.len();
-        let small = match &v {
-            Some(v) => minimize_observed(&sc, &out.ranks(), v.invariant, runs)?,
-            None => None,
-        };
-        let best = small.as_ref().unwrap_or(&out);
-        cell.violation = best.violation().cloned().or(v);
-        cell.ranks = best.ranks();
-        cell.found_by = Some(by);
-    }
-    cell.ms = start.elapsed().as_millis() as u64;
-    Ok(cell)
+        orders: r.orders,
+    })
 }
 
 /// A whole matrix: its parameters and cells (hardware-major order).
@@ -293,8 +169,8 @@ pub fn run_cell_observed(
 pub struct Matrix {
     /// Scenario name.
     pub scenario: String,
-    /// Search budget of every cell.
-    pub budget: Budget,
+    /// The search of every cell (its progress bar aside).
+    pub search: Search,
     /// Cells.
     pub cells: Vec<Cell>,
     /// Wall time in milliseconds.
@@ -318,61 +194,37 @@ impl Matrix {
 
 /// Runs every (hw, kvm) cell, hardware-major, one after the other (each cell's searches
 /// spread their runs over the cores themselves, see [`crate::explore`]); stops at the first
-/// simulation error.
+/// simulation error. `search.shard` takes whole cells: cell `k` (hardware-major order) is
+/// the shard's when `k % count == index`, and each cell is searched whole. `cells_bar` gets
+/// its length (this shard's cells), a tick per cell done and the current cell as its
+/// message; `search.progress` is reset per cell and ticks once per schedule run.
 pub fn run_matrix(
     scenario_name: &str,
     base: &Scenario,
     hws: &[HwVariant],
     kvms: &[KvmRow],
-    budget: &Budget,
-    shard: Shard,
-) -> Result<Matrix, WorldError> {
-    let hidden = ProgressBar::hidden();
-    run_matrix_observed(
-        scenario_name,
-        base,
-        hws,
-        kvms,
-        budget,
-        shard,
-        &hidden,
-        &hidden,
-    )
-}
-
-/// [`run_matrix`] with progress: `cells` gets its length (this shard's cells), a tick per
-/// cell done and the current cell as its message; `runs` is reset per cell and ticks once
-/// per schedule run.
-#[allow(clippy::too_many_arguments)]
-pub fn run_matrix_observed(
-    scenario_name: &str,
-    base: &Scenario,
-    hws: &[HwVariant],
-    kvms: &[KvmRow],
-    budget: &Budget,
-    shard: Shard,
+    search: &Search,
     cells_bar: &ProgressBar,
-    runs: &ProgressBar,
 ) -> Result<Matrix, WorldError> {
     let start = Instant::now();
     let mut cells = Vec::with_capacity(hws.len() * kvms.len());
-    // Cell k (hardware-major order) belongs to shard k % count.
+    let cell_search = search.clone().shard(Shard::WHOLE);
     let pairs = hws.iter().flat_map(|h| kvms.iter().map(move |k| (h, k)));
     let mine: Vec<_> = pairs
         .enumerate()
-        .filter(|(i, _)| shard.owns(*i))
+        .filter(|(i, _)| search.shard.owns(*i))
         .map(|(_, p)| p)
         .collect();
     cells_bar.set_length(mine.len() as u64);
     for (h, k) in mine {
         cells_bar.set_message(format!("{} {}", h.name, k.name));
-        runs.reset();
-        cells.push(run_cell_observed(base, h, k, budget, runs)?);
+        search.progress.reset();
+        cells.push(run_cell(base, h, k, &cell_search)?);
         cells_bar.inc(1);
     }
     Ok(Matrix {
         scenario: scenario_name.to_string(),
-        budget: *budget,
+        search: search.clone(),
         cells,
         ms: start.elapsed().as_millis() as u64,
     })
@@ -412,7 +264,7 @@ pub fn table(m: &Matrix) -> String {
             verdict,
             what,
             c.schedules(),
-            c.search_note(m.budget.bound),
+            c.search_note(m.search.bound),
             c.ms
         );
     }
@@ -424,8 +276,8 @@ pub fn table(m: &Matrix) -> String {
         m.cells.len() - m.violations() - m.partial(),
         m.partial(),
         m.scenario,
-        m.budget.seeds,
-        m.budget.bound,
+        m.search.seeds,
+        m.search.bound,
         m.ms
     );
     s
@@ -462,7 +314,7 @@ fn json_opt_str(s: Option<&str>) -> String {
 
 /// The matrix as one JSON document.
 pub fn to_json(m: &Matrix) -> String {
-    let b = &m.budget;
+    let b = &m.search;
     let mut s = String::new();
     let _ = write!(
         s,
@@ -476,7 +328,7 @@ pub fn to_json(m: &Matrix) -> String {
         b.pct_steps,
         b.bound,
         b.max_runs,
-        b.dpor,
+        b.strategy == Strategy::Dpor,
         m.cells.len(),
         m.violations(),
         m.ms
@@ -627,14 +479,14 @@ pub fn to_junit(m: &Matrix) -> String {
         let note = format!(
             "{} schedules; {}",
             c.schedules(),
-            c.search_note(m.budget.bound)
+            c.search_note(m.search.bound)
         );
         match &c.violation {
             None if c.verdict() == "partial" => {
                 let _ = writeln!(
                     s,
                     ">\n      <skipped message=\"partial: {}\"/>\n      <system-out>{}</system-out>\n    </testcase>",
-                    xml_escape(&c.search_note(m.budget.bound)),
+                    xml_escape(&c.search_note(m.search.bound)),
                     xml_escape(&note)
                 );
             }

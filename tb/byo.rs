@@ -9,13 +9,14 @@
 //! precise message with exit code 2 (the README's table).
 
 use avic_cosim::dut::DutEvent;
+use avic_cosim::explore::Search;
 use avic_cosim::explore::{self, bounded_exhaustive, search};
 use avic_cosim::ffi::HwConfig;
 use avic_cosim::kvm::KvmVariant;
 use avic_cosim::oracle::Invariant;
 use avic_cosim::rtl::{Flavor, Rtl, RtlError, RtlOptions, UserRtl};
 use avic_cosim::scenario::apm;
-use avic_cosim::sched::{Policy, Schedule};
+use avic_cosim::sched::Schedule;
 use avic_cosim::world::{Event, Scenario};
 use rstest::rstest;
 use std::path::{Path, PathBuf};
@@ -71,12 +72,7 @@ fn the_user_rtl_is_what_runs(#[case] variant: KvmVariant) {
     assert!(r.complete && r.violation.is_none(), "bundled RTL: {r:?}");
 
     let user = bundled.clone().rtl(Rtl::User(reordered(&shared_cache())));
-    let found = search(&user, 2000, |s| Policy::Pct {
-        seed: s,
-        depth: 3,
-        steps: 100,
-    })
-    .unwrap();
+    let found = search(&user, 2000, |s| Search::default().pct(s)).unwrap();
     let (_, out) = found.expect("the reordered RTL loses a wake-up");
     let v = out.violation().unwrap();
     assert_eq!(

@@ -3,12 +3,12 @@
 //! lcov. A scenario that rings doorbells covers the sender's doorbell line, one that never
 //! sends does not; the merged counters do not depend on the thread count.
 
+use avic_cosim::explore::Search;
 use avic_cosim::explore::{bounded_exhaustive, search};
 use avic_cosim::guest::GuestOp;
 use avic_cosim::kvm::KvmVariant;
 use avic_cosim::rtl::{Coverage, CoverageSummary, Rtl, RtlOptions, UserRtl};
 use avic_cosim::scenario::apm;
-use avic_cosim::sched::Policy;
 use avic_cosim::world::Scenario;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,12 +31,7 @@ fn coverage() -> Arc<Coverage> {
 fn explore(sc: &Scenario, info: &Path) -> CoverageSummary {
     let cov = coverage();
     let sc = sc.clone().rtl(Rtl::Coverage(cov.clone()));
-    let found = search(&sc, 64, |s| Policy::Pct {
-        seed: s,
-        depth: 3,
-        steps: 100,
-    })
-    .unwrap();
+    let found = search(&sc, 64, |s| Search::default().pct(s)).unwrap();
     assert!(found.is_none(), "the scenario holds on APM hardware");
     let r = bounded_exhaustive(&sc, 1, 10_000).unwrap();
     assert!(r.complete);

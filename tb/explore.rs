@@ -1,11 +1,11 @@
 //! The exploration engine: thread-count independence, shards, minimization.
 
+use avic_cosim::explore::Search;
 use avic_cosim::explore::{bounded_exhaustive, bounded_exhaustive_shard, minimize, search, Shard};
 use avic_cosim::ffi::HwConfig;
 use avic_cosim::kvm::KvmVariant;
 use avic_cosim::oracle::Invariant;
 use avic_cosim::scenario::apm;
-use avic_cosim::sched::Policy;
 use avic_cosim::world::Scenario;
 
 mod common;
@@ -60,11 +60,7 @@ fn search_returns_the_lowest_violating_seed_whatever_the_threads() {
             ..apm()
         },
     );
-    let pct = |s| Policy::Pct {
-        seed: s,
-        depth: 3,
-        steps: 100,
-    };
+    let pct = |s| Search::default().pct(s);
     let a = with_threads(1, || search(&sc, 500, pct).unwrap()).expect("found");
     let b = with_threads(4, || search(&sc, 500, pct).unwrap()).expect("found");
     assert_eq!(a.0, b.0);
@@ -80,13 +76,9 @@ fn minimize_keeps_the_violation_and_never_grows_the_schedule() {
             ..apm()
         },
     );
-    let (_, found) = search(&sc, 2000, |s| Policy::Pct {
-        seed: s,
-        depth: 3,
-        steps: 100,
-    })
-    .unwrap()
-    .expect("found");
+    let (_, found) = search(&sc, 2000, |s| Search::default().pct(s))
+        .unwrap()
+        .expect("found");
     let v = found.violation().unwrap().clone();
     let devs = |r: &[u16]| r.iter().filter(|&&x| x != 0).count();
     let min = minimize(&sc, &found.ranks(), v.invariant)

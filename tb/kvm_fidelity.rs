@@ -4,6 +4,7 @@
 //! the events and the memory that show the mechanism.
 
 use avic_cosim::dut::DutEvent;
+use avic_cosim::explore::Search;
 use avic_cosim::explore::{self, bounded_exhaustive};
 use avic_cosim::ffi::ModelKind;
 use avic_cosim::kvm::{Knobs, KvmEvent, KvmVariant};
@@ -174,15 +175,13 @@ fn no_block_fences_loses_a_wakeup_where_v4_holds() {
         no_block_fences: true,
         ..Knobs::default()
     });
-    let found = explore::search(&nb, 2000, |s| avic_cosim::sched::Policy::Pct {
-        seed: s,
-        depth: 3,
-        steps: 100,
-    })
-    .unwrap()
-    .map(|(_, o)| o)
-    .or_else(|| bounded_exhaustive(&nb, 2, 200_000).unwrap().violation)
-    .expect("lost wake-up without the block fences");
+    let found = Search::default()
+        .seeds(2000)
+        .minimize(false)
+        .run(&nb)
+        .unwrap()
+        .violation
+        .expect("lost wake-up without the block fences");
     let v = found.violation().unwrap();
     // The lost wake-up names the highest pending vector: the timer's when it fired too.
     assert_eq!((v.invariant, v.vcpu), (Invariant::LostWakeup, 1), "{v}");

@@ -4,14 +4,15 @@
 //! interrupt on a core that runs no vCPU (a port-contract error, not a panic). The bad designs
 //! are one-line edits of copies of the bundled RTL, built through the bring-your-own-RTL path.
 
-use avic_cosim::explore::{bounded_exhaustive, search};
+use avic_cosim::explore::bounded_exhaustive;
+use avic_cosim::explore::Search;
 use avic_cosim::ffi::{HwConfig, ModelKind};
 use avic_cosim::guest::GuestOp;
 use avic_cosim::kvm::KvmVariant;
 use avic_cosim::oracle::Invariant;
 use avic_cosim::rtl::{Rtl, RtlOptions, UserRtl};
 use avic_cosim::scenario::{apm, hw_variants};
-use avic_cosim::sched::{Policy, Schedule};
+use avic_cosim::sched::Schedule;
 use avic_cosim::world::{Scenario, Verdict, World, WorldError};
 use avic_cosim::{apic::Icr, dut::DutError};
 use std::path::{Path, PathBuf};
@@ -61,19 +62,8 @@ fn same_vector_sends_hold_on_apm_v4_and_v5_within_the_bound() {
 #[test]
 fn same_vector_sends_stay_violated_where_the_history_says() {
     let find = |sc: &Scenario| {
-        let pct = search(sc, 300, |s| Policy::Pct {
-            seed: s,
-            depth: 3,
-            steps: 100,
-        })
-        .unwrap();
-        match pct {
-            Some((_, out)) => out.violation().cloned(),
-            None => bounded_exhaustive(sc, 1, 200_000)
-                .unwrap()
-                .violation
-                .and_then(|o| o.violation().cloned()),
-        }
+        let r = Search::default().bound(1).minimize(false).run(sc).unwrap();
+        r.violation.and_then(|o| o.violation().cloned())
     };
     let v1 = find(&same_vector(KvmVariant::V1, apm())).expect("V1 re-emulates: a duplicate");
     assert_eq!(

@@ -3,12 +3,13 @@
 //! count; the command line reports it and draws no progress bar when stderr is not a terminal.
 
 use avic_cosim::coverage::{Order, Orders, Pair, PAIRS};
+use avic_cosim::explore::Search;
 use avic_cosim::explore::{bounded_exhaustive, minimize, run, search, search_observed};
 use avic_cosim::ffi::HwConfig;
 use avic_cosim::kvm::KvmVariant;
 use avic_cosim::oracle::Invariant;
 use avic_cosim::scenario::apm;
-use avic_cosim::sched::{Policy, Schedule};
+use avic_cosim::sched::Schedule;
 use avic_cosim::world::{Scenario, Verdict};
 use indicatif::ProgressBar;
 use std::process::Command;
@@ -82,13 +83,9 @@ fn the_c1_lost_wakeup_is_the_dekker_outcome() {
             ..apm()
         },
     );
-    let (_, found) = search(&sc, 1000, |s| Policy::Pct {
-        seed: s,
-        depth: 3,
-        steps: 100,
-    })
-    .unwrap()
-    .expect("C1 is found");
+    let (_, found) = search(&sc, 1000, |s| Search::default().pct(s))
+        .unwrap()
+        .expect("C1 is found");
     let v = found.violation().unwrap().invariant;
     assert_eq!(v, Invariant::LostWakeup);
     let m = minimize(&sc, &found.ranks(), v).unwrap().unwrap();
@@ -136,11 +133,7 @@ fn bounded_search_sees_both_orders_of_irr_set_vs_check_block() {
 #[test]
 fn the_union_does_not_depend_on_the_thread_count() {
     let sc = Scenario::seed(KvmVariant::V3, apm());
-    let pct = |s| Policy::Pct {
-        seed: s,
-        depth: 3,
-        steps: 100,
-    };
+    let pct = |s| Search::default().pct(s);
     let bar = ProgressBar::hidden();
     let one = with_threads(1, || search_observed(&sc, 300, pct, &bar).unwrap().1);
     let many = with_threads(4, || search_observed(&sc, 300, pct, &bar).unwrap().1);

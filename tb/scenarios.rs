@@ -3,13 +3,13 @@
 //! the library of kernel shapes (docs/scenarios.md) as their comments describe them.
 
 use avic_cosim::apic::{Icr, Shorthand};
-use avic_cosim::explore::{bounded_exhaustive, search};
+use avic_cosim::explore::Search;
 use avic_cosim::guest::GuestOp;
 use avic_cosim::kvm::{decode_targets, KvmVariant};
 use avic_cosim::oracle::Invariant;
 use avic_cosim::report::{load_scenario, BUNDLED};
 use avic_cosim::scenario::{hw_variants, load, ScenarioFile};
-use avic_cosim::sched::{Policy, Schedule};
+use avic_cosim::sched::Schedule;
 use avic_cosim::world::{Outcome, Verdict};
 use rstest::rstest;
 use std::path::Path;
@@ -21,22 +21,17 @@ fn file(name: &str) -> ScenarioFile {
     load(&p).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// PCT search, then the bounded exhaustive search, as the matrix does.
+/// The scenario file's search, as the matrix runs it (unminimized: the tests look at the
+/// run as found).
+/// Returns the violation and the exhaustive phase's schedules.
 fn verdict(f: &ScenarioFile) -> (Option<Outcome>, u64) {
-    let sc = &f.scenario;
-    if let Some((_, o)) = search(sc, f.seeds, |s| Policy::Pct {
-        seed: s,
-        depth: 3,
-        steps: 100,
-    })
-    .unwrap()
-    {
-        return (Some(o), f.seeds);
+    let r = Search::of_file(f).minimize(false).run(&f.scenario).unwrap();
+    if r.violation.is_none() {
+        assert!(r.complete(), "{}: bounded search incomplete", f.name);
+        assert_eq!(r.bounded_runs(), 0, "{}: runs hit max_cycles", f.name);
     }
-    let r = bounded_exhaustive(sc, f.bound, 200_000).unwrap();
-    assert!(r.complete, "{}: bounded search incomplete", f.name);
-    assert_eq!(r.bounded, 0, "{}: runs hit max_cycles", f.name);
-    (r.violation, r.runs)
+    let runs = r.exhaustive.as_ref().map_or(0, |e| e.runs);
+    (r.violation, runs)
 }
 
 #[test]

@@ -7,6 +7,7 @@
 
 use avic_cosim::apic::Icr;
 use avic_cosim::dut::DutEvent;
+use avic_cosim::explore::Search;
 use avic_cosim::explore::{self, bounded_exhaustive, search};
 use avic_cosim::ffi::HwConfig;
 use avic_cosim::guest::GuestOp;
@@ -20,12 +21,7 @@ use rstest::rstest;
 const V: u8 = 0x40;
 
 fn find(sc: &Scenario, runs: u64) -> Outcome {
-    let found = search(sc, runs, |s| Policy::Pct {
-        seed: s,
-        depth: 3,
-        steps: 100,
-    })
-    .unwrap();
+    let found = search(sc, runs, |s| Search::default().pct(s)).unwrap();
     let found = found.or_else(|| search(sc, runs, Policy::Random).unwrap());
     found
         .map(|(_, o)| o)

@@ -2,6 +2,7 @@
 //! VCD and FST, read back with `wellen`, and checked at the violation; same run, same bytes;
 //! the `.gtkw` names files and signals that exist.
 
+use avic_cosim::explore::Search;
 use avic_cosim::explore::{minimize, search};
 use avic_cosim::ffi::HwConfig;
 use avic_cosim::kvm::KvmVariant;
@@ -34,12 +35,7 @@ fn b1() -> Scenario {
 
 /// A minimized violating schedule of `sc`, found as `explore` finds them.
 fn counterexample(sc: &Scenario, inv: Invariant) -> Schedule {
-    let pct = search(sc, 2000, |s| Policy::Pct {
-        seed: s,
-        depth: 3,
-        steps: 100,
-    })
-    .unwrap();
+    let pct = search(sc, 2000, |s| Search::default().pct(s)).unwrap();
     let (_, out) = pct
         .or_else(|| search(sc, 2000, Policy::Random).unwrap())
         .expect("a violating schedule");

@@ -134,11 +134,16 @@ struct RawExplore {
     bound: u32,
 }
 
+/// PCT seeds of a search when the scenario file does not say ([`crate::explore::Search`]).
+pub const DEFAULT_SEEDS: u64 = 300;
+/// Deviation bound of a search when the scenario file does not say.
+pub const DEFAULT_BOUND: u32 = 2;
+
 impl Default for RawExplore {
     fn default() -> Self {
         RawExplore {
-            seeds: 300,
-            bound: 2,
+            seeds: DEFAULT_SEEDS,
+            bound: DEFAULT_BOUND,
         }
     }
 }

@@ -3,17 +3,12 @@
 //! for the matrix), search budget, output paths, RTL.
 
 use crate::EXIT_USAGE;
-use avic_cosim::explore::Shard;
+use avic_cosim::explore::{Search, Shard, Strategy};
 use avic_cosim::report::{self, HwVariant, KvmRow, Replay};
 use avic_cosim::rtl::{Flavor, Rtl, RtlOptions, UserRtl};
 use avic_cosim::scenario::ScenarioFile;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// Most exhaustive schedules per matrix cell by default.
-pub const MATRIX_MAX_RUNS: u64 = 200_000;
-/// Most exhaustive schedules of `explore` by default.
-pub const EXPLORE_MAX_RUNS: u64 = 1_000_000;
 
 /// Which scenario: positional or `--scenario`.
 #[derive(clap::Args, Debug, Clone)]
@@ -102,8 +97,8 @@ pub struct SearchArgs {
     /// scenario's `[explore] bound`).
     #[arg(long, value_name = "N")]
     pub bound: Option<u32>,
-    /// Most schedules of the exhaustive search (beyond: partial) [default: 200000 per matrix
-    /// cell, 1000000 for explore].
+    /// Most schedules of the exhaustive search, per cell (beyond: partial) [default: 1000000;
+    /// AVIC_COSIM_MAX_RUNS].
     #[arg(long, value_name = "N")]
     pub max_runs: Option<u64>,
     /// This job's share, `I/N`: the matrix's cells k % N == I (hardware-major order); explore's
@@ -114,6 +109,40 @@ pub struct SearchArgs {
     /// within it (same verdicts; counts the alternatives pruned).
     #[arg(long)]
     pub dpor: bool,
+}
+
+impl SearchArgs {
+    /// The search these flags ask for on `f`: the scenario's `[explore]` values, then the
+    /// environment's overrides ([`Search::with_env`]), then the flags. `from_reset` asks for
+    /// [`Strategy::EnumerateFromReset`] (explore's `--no-branching`). A malformed environment
+    /// variable is a usage error of `cmd`.
+    pub fn search(
+        &self,
+        cmd: &str,
+        f: &ScenarioFile,
+        from_reset: bool,
+    ) -> Result<Search, ExitCode> {
+        let mut s = Search::of_file(f).with_env().map_err(|e| {
+            eprintln!("avic-cosim {cmd}: {e}");
+            ExitCode::from(EXIT_USAGE)
+        })?;
+        if let Some(n) = self.seeds {
+            s.seeds = n;
+        }
+        if let Some(b) = self.bound {
+            s.bound = b;
+        }
+        if let Some(m) = self.max_runs {
+            s.max_runs = m;
+        }
+        s.shard = self.shard.unwrap_or(Shard::WHOLE);
+        s.strategy = match (self.dpor, from_reset) {
+            (true, _) => Strategy::Dpor,
+            (false, true) => Strategy::EnumerateFromReset,
+            (false, false) => Strategy::Enumerate,
+        };
+        Ok(s)
+    }
 }
 
 /// Where results go.

@@ -17,8 +17,6 @@ const TAIL: usize = 30;
 
 /// Template of a bar counting schedules.
 pub const RUNS_BAR: &str = "{spinner} {prefix} {pos} schedules ({per_sec}) {elapsed}";
-/// Template of a bar over PCT seeds.
-pub const SEEDS_BAR: &str = "{prefix} [{bar:30}] {pos}/{len} PCT seeds ({per_sec}) {elapsed}";
 
 /// Whether progress bars are drawn: stderr is a terminal and `--quiet` was not given.
 pub fn drawing(quiet: bool) -> bool {

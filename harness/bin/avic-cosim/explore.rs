@@ -2,18 +2,14 @@
 //! DPOR), optionally one shard of it; a violation is minimized and saved as a replay file and
 //! a waveform.
 
-use crate::args::{
-    CellSelect, CoverageArgs, OutputArgs, RtlArgs, ScenarioArgs, SearchArgs, EXPLORE_MAX_RUNS,
-};
-use crate::common::{
-    bar, coverage_of, drawing, trimmed, verdict_exit, write_coverage, RUNS_BAR, SEEDS_BAR,
-};
+use crate::args::{CellSelect, CoverageArgs, OutputArgs, RtlArgs, ScenarioArgs, SearchArgs};
+use crate::common::{bar, coverage_of, drawing, trimmed, verdict_exit, write_coverage, RUNS_BAR};
 use crate::{EXIT_SIM_ERROR, EXIT_USAGE};
-use avic_cosim::explore::{self, Shard};
-use avic_cosim::report::{self, Budget, Replay};
+use avic_cosim::explore::FoundBy;
+use avic_cosim::report::{self, Replay};
 use avic_cosim::rtl::{Flavor, Rtl};
 use avic_cosim::scenario::ScenarioFile;
-use avic_cosim::sched::{Policy, Schedule};
+use avic_cosim::sched::Schedule;
 use avic_cosim::wave;
 use avic_cosim::world::{Outcome, Scenario, Verdict};
 use std::path::Path;
@@ -76,96 +72,59 @@ pub fn run(a: ExploreArgs) -> ExitCode {
             Err(code) => return code,
         },
     };
-    let shard = a.search.shard.unwrap_or(Shard::WHOLE);
-    let seeds = a.search.seeds.unwrap_or(f.seeds);
-    let bound = a.search.bound.unwrap_or(f.bound);
-    let max_runs = a.search.max_runs.unwrap_or(EXPLORE_MAX_RUNS);
-    let budget = Budget::of(&f);
+    let search = match a.search.search("explore", &f, a.no_branching) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let (shard, bound) = (search.shard, search.bound);
     let t = std::time::Instant::now();
     let draw = drawing(a.out.quiet);
-    // PCT seeds of this shard: seed k is the shard's when k % count == index.
-    let mine = |k: u64| k * u64::from(shard.count) + u64::from(shard.index);
-    let owned =
-        (seeds + u64::from(shard.count) - 1 - u64::from(shard.index)) / u64::from(shard.count);
-    let seeds_bar = bar(draw, Some(owned), SEEDS_BAR);
-    seeds_bar.set_prefix("explore");
-    let found = explore::search_observed(
-        &sc,
-        owned,
-        |k| Policy::Pct {
-            seed: mine(k),
-            depth: budget.pct_depth,
-            steps: budget.pct_steps,
-        },
-        &seeds_bar,
-    );
-    seeds_bar.finish_and_clear();
-    let (runs, complete, violation, orders) = match found {
+    let runs_bar = bar(draw, None, RUNS_BAR);
+    runs_bar.set_prefix(format!("explore (shard {shard}, bound {bound}):"));
+    let result = search.clone().progress(runs_bar.clone()).run(&sc);
+    runs_bar.finish_and_clear();
+    let r = match result {
+        Ok(r) => r,
         Err(e) => {
             eprintln!("avic-cosim explore: simulation failed: {e}");
             return ExitCode::from(EXIT_SIM_ERROR);
         }
-        Ok((Some((k, out)), orders)) => {
-            println!("PCT seed {} violates", mine(k));
-            (k + 1, false, Some(out), orders)
-        }
-        Ok((None, pct_orders)) => {
-            let runs_bar = bar(draw, None, RUNS_BAR);
-            let done = |c: bool| if c { "complete" } else { "partial" };
-            // (report line, runs, complete, violation, ordering coverage)
-            let r = if a.search.dpor {
-                runs_bar.set_prefix(format!("explore: DPOR, bound {bound}:"));
-                explore::dpor_observed(&sc, Some(bound), max_runs, shard, &runs_bar).map(|r| {
-                    let line = format!(
-                        "DPOR (bound {bound}, shard {shard}): {} schedules, {} subtrees, {} \
-                         backtrack points, {} races, {} alternatives pruned, {} past the bound, {}",
-                        r.runs,
-                        r.subtrees,
-                        r.backtracks,
-                        r.races,
-                        r.pruned,
-                        r.beyond_bound,
-                        done(r.complete && r.bounded == 0)
-                    ) + &cut_note(r.bounded);
-                    (line, r.runs, r.complete, r.violation, r.orders)
-                })
-            } else {
-                runs_bar.set_prefix(format!("explore: bounded exhaustive, bound {bound}:"));
-                let revisit = if a.no_branching {
-                    explore::Revisit::Replay
-                } else {
-                    explore::Revisit::Branch
-                };
-                explore::bounded_exhaustive_revisit(&sc, bound, max_runs, shard, &runs_bar, revisit)
-                    .map(|r| {
-                        let line = format!(
-                            "bounded exhaustive (bound {bound}, shard {shard}): {} schedules, {} \
-                             subtrees, {}{}",
-                            r.runs,
-                            r.subtrees,
-                            done(r.complete && r.bounded == 0),
-                            cut_note(r.bounded)
-                        );
-                        (line, r.runs, r.complete, r.violation, r.orders)
-                    })
-            };
-            runs_bar.finish_and_clear();
-            match r {
-                Err(e) => {
-                    eprintln!("avic-cosim explore: simulation failed: {e}");
-                    return ExitCode::from(EXIT_SIM_ERROR);
-                }
-                Ok((line, n, complete, violation, orders)) => {
-                    println!("{line}");
-                    (owned + n, complete, violation, pct_orders | orders)
-                }
-            }
-        }
     };
+    if let Some(FoundBy::Pct(seed)) = r.found_by {
+        println!("PCT seed {seed} violates");
+    }
+    let done = |c: bool| if c { "complete" } else { "partial" };
+    if let Some(d) = &r.dpor {
+        println!(
+            "DPOR (bound {bound}, shard {shard}): {} schedules, {} subtrees, {} backtrack points, \
+             {} races, {} alternatives pruned, {} past the bound, {}{}",
+            d.runs,
+            d.subtrees,
+            d.backtracks,
+            d.races,
+            d.pruned,
+            d.beyond_bound,
+            done(d.complete && d.bounded == 0),
+            cut_note(d.bounded)
+        );
+    }
+    if let Some(e) = &r.exhaustive {
+        println!(
+            "bounded exhaustive (bound {bound}, shard {shard}): {} schedules, {} subtrees, {}{}",
+            e.runs,
+            e.subtrees,
+            done(e.complete && e.bounded == 0),
+            cut_note(e.bounded)
+        );
+    }
+    let complete = r.complete();
+    let runs = r.pct_runs
+        + r.exhaustive.as_ref().map_or(0, |e| e.runs)
+        + r.dpor.as_ref().map_or(0, |d| d.runs);
+    let (owned, orders, violation) = (search.pct_seeds(), r.orders, r.violation);
     println!(
-        "explored {runs} schedules in {:.1} s (shard {shard}, {} PCT seeds)",
+        "explored {runs} schedules in {:.1} s (shard {shard}, {owned} PCT seeds)",
         t.elapsed().as_secs_f64(),
-        owned
     );
     println!(
         "ordering coverage: {} of {} orders reached (A before B: A's write was globally visible \
@@ -221,7 +180,7 @@ pub fn run(a: ExploreArgs) -> ExitCode {
     }
 }
 
-/// Minimizes a violating run of `sc`, writes its replay file (whatever the hardware and KVM:
+/// Writes the (minimized) violating run of `sc` as a replay file (whatever the hardware and KVM:
 /// the file records their fields) and its waveform into `dir`.
 fn save_counterexample(
     spec: &str,
@@ -233,13 +192,9 @@ fn save_counterexample(
     let Some(v) = out.violation() else {
         return Ok(());
     };
-    let min = explore::minimize(sc, &out.ranks(), v.invariant)
-        .map_err(|e| format!("minimizing: {e}"))?
-        .unwrap_or_else(|| out.clone());
     std::fs::create_dir_all(dir).map_err(|e| format!("--replay-dir {}: {e}", dir.display()))?;
-    let ranks = trimmed(min.ranks());
-    let mv = min.violation().unwrap_or(v);
-    let r = Replay::of_run(spec, &f.scenario, sc, ranks.clone(), mv);
+    let ranks = trimmed(out.ranks());
+    let r = Replay::of_run(spec, &f.scenario, sc, ranks.clone(), v);
     let stem = dir.join(format!("{}-{}-{}", f.name, r.hw.name, r.kvm.name));
     {
         let path = stem.with_extension("replay");

@@ -1,14 +1,11 @@
 //! `avic-cosim matrix`: hardware variants x KVM rows on a scenario, each cell searched (PCT,
 //! then the bounded exhaustive search or DPOR), with reports, replay files and waveforms.
 
-use crate::args::{
-    CoverageArgs, MatrixSelect, OutputArgs, RtlArgs, ScenarioArgs, SearchArgs, MATRIX_MAX_RUNS,
-};
+use crate::args::{CoverageArgs, MatrixSelect, OutputArgs, RtlArgs, ScenarioArgs, SearchArgs};
 use crate::common::{bar, coverage_of, drawing, write_coverage, RUNS_BAR};
 use crate::{EXIT_SIM_ERROR, EXIT_USAGE};
-use avic_cosim::explore::Shard;
 use avic_cosim::golden;
-use avic_cosim::report::{self, Budget, Replay};
+use avic_cosim::report::{self, Replay};
 use avic_cosim::rtl::{Flavor, Rtl};
 use avic_cosim::sched::Schedule;
 use avic_cosim::wave;
@@ -83,13 +80,9 @@ pub fn run(a: MatrixArgs) -> ExitCode {
     };
     let hws = dedup(&a.select.hw, &report::hw_variants());
     let kvms = dedup(&a.select.kvm, &report::KVM_ROWS);
-    let of_file = Budget::of(&file);
-    let budget = Budget {
-        seeds: a.search.seeds.unwrap_or(of_file.seeds),
-        bound: a.search.bound.unwrap_or(of_file.bound),
-        max_runs: a.search.max_runs.unwrap_or(MATRIX_MAX_RUNS),
-        dpor: a.search.dpor,
-        ..of_file
+    let search = match a.search.search("matrix", &file, false) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     if let Some(j) = a.jobs {
         if let Err(e) = rayon::ThreadPoolBuilder::new()
@@ -113,16 +106,8 @@ pub fn run(a: MatrixArgs) -> ExitCode {
         let rb = multi.add(runs_bar.clone());
         drop((cb, rb));
     }
-    let result = report::run_matrix_observed(
-        spec,
-        &file.scenario,
-        &hws,
-        &kvms,
-        &budget,
-        a.search.shard.unwrap_or(Shard::WHOLE),
-        &cells_bar,
-        &runs_bar,
-    );
+    let search = search.progress(runs_bar.clone());
+    let result = report::run_matrix(spec, &file.scenario, &hws, &kvms, &search, &cells_bar);
     runs_bar.finish_and_clear();
     cells_bar.finish_and_clear();
     let mut m = match result {

@@ -3,8 +3,8 @@
 use crate::args::{parse_wave, CellSelect, RtlArgs, ScenarioArgs};
 use crate::common::{print_tail, run_maybe_traced, verdict_exit, wave_flavors};
 use crate::EXIT_SIM_ERROR;
-use avic_cosim::report::Budget;
-use avic_cosim::sched::{Policy, Schedule};
+use avic_cosim::explore::Search;
+use avic_cosim::sched::Schedule;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
@@ -35,15 +35,10 @@ pub fn run(a: RunArgs) -> ExitCode {
         Ok(rtl) => sc.rtl = rtl,
         Err(code) => return code,
     }
-    let b = Budget::of(&f);
     let sched = match a.seed {
         Some(seed) => Schedule {
             prefix: Vec::new(),
-            policy: Policy::Pct {
-                seed,
-                depth: b.pct_depth,
-                steps: b.pct_steps,
-            },
+            policy: Search::of_file(&f).pct(seed),
         },
         None => Schedule::continuing(),
     };
