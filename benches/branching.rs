@@ -25,9 +25,9 @@
 use avic_cosim::explore::{bounded_exhaustive_revisit, Exhaustive, Revisit, Shard};
 use avic_cosim::ffi::ModelKind;
 use avic_cosim::report;
+use avic_cosim::scenario::Scenario;
 use avic_cosim::sched::Schedule;
-use avic_cosim::world::Scenario;
-use avic_cosim::world::World;
+use avic_cosim::sim::World;
 use indicatif::ProgressBar;
 use std::collections::BTreeMap;
 use std::path::Path;

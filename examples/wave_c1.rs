@@ -8,9 +8,9 @@ use avic_cosim::explore::Search;
 use avic_cosim::ffi::HwConfig;
 use avic_cosim::kvm::KvmVariant;
 use avic_cosim::oracle::Invariant;
+use avic_cosim::scenario::Scenario;
 use avic_cosim::sched::Schedule;
 use avic_cosim::wave;
-use avic_cosim::world::Scenario;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

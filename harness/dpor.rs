@@ -98,7 +98,7 @@ use crate::explore::{frontier, Shard};
 use crate::ffi::ModelKind;
 use crate::mem::{AccessKind, Agent};
 use crate::sched::{index_to_rank, Schedule};
-use crate::world::{Action, Outcome, Res, Step, Touch, Verdict, World, WorldError};
+use crate::sim::{Action, Outcome, Res, Step, Touch, Verdict, World, WorldError};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -208,7 +208,7 @@ impl Sub {
 }
 
 /// Runs `sc` under `ranks`, recording steps.
-pub fn run_recorded(sc: &crate::world::Scenario, ranks: &[u16]) -> Result<Outcome, WorldError> {
+pub fn run_recorded(sc: &crate::scenario::Scenario, ranks: &[u16]) -> Result<Outcome, WorldError> {
     let mut w = World::new(sc, ModelKind::Plain)?;
     w.record_steps();
     w.run(&Schedule::replay(ranks))
@@ -220,7 +220,7 @@ pub fn run_recorded(sc: &crate::world::Scenario, ranks: &[u16]) -> Result<Outcom
 /// parallel batch share the runs left when it started, and a choice point's parallel
 /// alternatives each get what their subtree had left, so a batch may pass the cap).
 pub fn dpor(
-    sc: &crate::world::Scenario,
+    sc: &crate::scenario::Scenario,
     bound: Option<u32>,
     max_runs: u64,
 ) -> Result<Dpor, WorldError> {
@@ -229,7 +229,7 @@ pub fn dpor(
 
 /// [`dpor`] restricted to one shard (see the module doc), ticking `progress` once per run.
 pub fn dpor_observed(
-    sc: &crate::world::Scenario,
+    sc: &crate::scenario::Scenario,
     bound: Option<u32>,
     max_runs: u64,
     shard: Shard,
@@ -242,7 +242,7 @@ pub fn dpor_observed(
 /// cross-checking the reduction against [`bounded_classes`]). [`Dpor::violation`] is then the
 /// first violating execution in the search's order.
 pub fn dpor_classes(
-    sc: &crate::world::Scenario,
+    sc: &crate::scenario::Scenario,
     bound: Option<u32>,
     max_runs: u64,
 ) -> Result<(Dpor, BTreeSet<String>), WorldError> {
@@ -264,7 +264,7 @@ const BATCH: usize = 16;
 /// batches. The frontier enumerates every alternative (within the bound) at its choice points,
 /// so races whose backtrack point lies above a subtree's root need no action.
 fn search(
-    sc: &crate::world::Scenario,
+    sc: &crate::scenario::Scenario,
     bound: Option<u32>,
     max_runs: u64,
     shard: Shard,
@@ -312,7 +312,7 @@ pub type Classes = BTreeMap<String, Vec<u16>>;
 /// default (the space of [`crate::explore::bounded_exhaustive`]); `None` if there are more
 /// than `max_runs` of them. With a bound at least the number of choice points, every schedule.
 pub fn bounded_classes(
-    sc: &crate::world::Scenario,
+    sc: &crate::scenario::Scenario,
     bound: u32,
     max_runs: u64,
 ) -> Result<Option<(u64, Classes)>, WorldError> {
@@ -338,7 +338,7 @@ pub fn bounded_classes(
 /// The [`trace_class`] of every schedule of `sc`, by naive enumeration of every choice at every
 /// choice point (no reduction, no bound); `None` if there are more than `max_runs` schedules.
 pub fn all_classes(
-    sc: &crate::world::Scenario,
+    sc: &crate::scenario::Scenario,
     max_runs: u64,
 ) -> Result<Option<(u64, BTreeSet<String>)>, WorldError> {
     // No deviation bound: the odometer of the bounded search visits every schedule.
@@ -347,7 +347,7 @@ pub fn all_classes(
 
 /// The DFS below the choice-point prefix `root` (ranks).
 fn subtree(
-    sc: &crate::world::Scenario,
+    sc: &crate::scenario::Scenario,
     root: &[u16],
     budget: u64,
     collect: bool,

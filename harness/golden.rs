@@ -23,7 +23,7 @@
 use crate::explore::Search;
 use crate::report::{self, Cell, Matrix};
 use crate::scenario::{self as scenario_file, ScenarioError, ScenarioFile};
-use crate::world::WorldError;
+use crate::sim::WorldError;
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};

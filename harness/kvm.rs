@@ -7,7 +7,7 @@
 //! exactly one shared-memory access (a load, a store, a locked RMW or a fence, on the x86-TSO
 //! [`Memory`] through the thread's own store buffer) or one local action (VMRUN, a doorbell
 //! WRMSR, a reschedule IPI, a wake-up of another thread, a decision), then advances the
-//! program counter [`Pc`]. Between any two steps the `world` may run another thread, drain a
+//! program counter [`Pc`]. Between any two steps the cycle loop ([`crate::sim`]) may run another thread, drain a
 //! store buffer or clock the RTL. Everything the software does to the hardware or to the
 //! scheduler goes through [`HostCtx`]; this module does not depend on the RTL.
 //!

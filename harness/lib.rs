@@ -7,7 +7,7 @@
 //! - [`mem`]: simulated physical memory with x86-TSO store buffers.
 //! - [`kvm`]: KVM's code paths (variants V0-V5, bug knobs) as step machines.
 //! - [`guest`]: guest programs.
-//! - [`world`]: RTL + memory + KVM threads + guests in one cycle loop, driven by a schedule.
+//! - [`sim`]: the cycle loop: RTL + memory + KVM threads + guests, driven by a schedule.
 //! - [`sched`]: schedules: one [`sched::Scheduler`] trait, one strategy a file (default
 //!   order, random, PCT, replay).
 //! - [`oracle`]: the invariants.
@@ -42,8 +42,8 @@ pub mod report;
 pub mod rtl;
 pub mod scenario;
 pub mod sched;
+pub mod sim;
 pub mod wave;
-pub mod world;
 
 pub use bridge::ffi;
 pub use dut::{Dut, DutError, DutEvent, MemOp, Txn};

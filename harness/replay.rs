@@ -51,8 +51,9 @@ use crate::scenario::variants::{
     cell_scenario, hw_variant_of, knob_names, kvm_row_of, parse_hw, parse_kvm, set_knob, HwVariant,
     KvmRow, ISRUN_ORDERS,
 };
+use crate::scenario::Scenario;
 use crate::sched::Schedule;
-use crate::world::{Outcome, Scenario, WorldError};
+use crate::sim::{Outcome, WorldError};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;

@@ -11,7 +11,8 @@
 use crate::coverage::Orders;
 use crate::explore::{FoundBy, Search, Shard, Strategy};
 use crate::oracle::{Invariant, Violation};
-use crate::world::{Scenario, WorldError};
+use crate::scenario::Scenario;
+use crate::sim::WorldError;
 use indicatif::ProgressBar;
 use std::fmt::Write as _;
 use std::path::Path;

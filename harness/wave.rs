@@ -41,8 +41,9 @@ pub use lanes::Lanes;
 
 use crate::ffi::ModelKind;
 use crate::oracle::Invariant;
+use crate::scenario::Scenario;
 use crate::sched::Schedule;
-use crate::world::{Outcome, Scenario, World, WorldError};
+use crate::sim::{Outcome, World, WorldError};
 use lanes::{mark, CycleSample};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};

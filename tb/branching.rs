@@ -6,8 +6,9 @@ use avic_cosim::explore::{bounded_exhaustive_revisit, Exhaustive, Revisit, Shard
 use avic_cosim::ffi::{self, ModelKind, TopIn, TopOut};
 use avic_cosim::report;
 use avic_cosim::rtl::{Rtl, RtlOptions, UserRtl};
+use avic_cosim::scenario::Scenario;
 use avic_cosim::sched::{Policy, Schedule};
-use avic_cosim::world::{Outcome, Scenario, Snapshot, World};
+use avic_cosim::sim::{Outcome, Snapshot, World};
 use indicatif::ProgressBar;
 use std::sync::mpsc;
 use std::time::Duration;

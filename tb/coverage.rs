@@ -9,7 +9,7 @@ use avic_cosim::guest::GuestOp;
 use avic_cosim::kvm::KvmVariant;
 use avic_cosim::rtl::{Coverage, CoverageSummary, Rtl, RtlOptions, UserRtl};
 use avic_cosim::scenario::apm;
-use avic_cosim::world::Scenario;
+use avic_cosim::scenario::Scenario;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

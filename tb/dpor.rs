@@ -9,8 +9,9 @@ use avic_cosim::guest::GuestOp;
 use avic_cosim::kvm::KvmVariant;
 use avic_cosim::oracle::Invariant;
 use avic_cosim::scenario::apm;
+use avic_cosim::scenario::Scenario;
 use avic_cosim::sched::Schedule;
-use avic_cosim::world::{Action, Res, Scenario, World};
+use avic_cosim::sim::{Action, Res, World};
 use rstest::rstest;
 
 mod common;

@@ -6,7 +6,7 @@ use avic_cosim::ffi::HwConfig;
 use avic_cosim::kvm::KvmVariant;
 use avic_cosim::oracle::Invariant;
 use avic_cosim::scenario::apm;
-use avic_cosim::world::Scenario;
+use avic_cosim::scenario::Scenario;
 
 mod common;
 use common::with_threads;

@@ -9,9 +9,10 @@ use avic_cosim::explore::{self, bounded_exhaustive};
 use avic_cosim::ffi::ModelKind;
 use avic_cosim::kvm::{Knobs, KvmEvent, KvmVariant};
 use avic_cosim::oracle::Invariant;
+use avic_cosim::scenario::Scenario;
 use avic_cosim::scenario::{apm, load, parse, ScenarioFile};
 use avic_cosim::sched::Schedule;
-use avic_cosim::world::{Action, Event, Outcome, Scenario, Verdict, World};
+use avic_cosim::sim::{Action, Event, Outcome, Verdict, World};
 use std::path::Path;
 
 fn file(name: &str) -> ScenarioFile {
@@ -186,7 +187,7 @@ fn no_block_fences_loses_a_wakeup_where_v4_holds() {
     // The lost wake-up names the highest pending vector: the timer's when it fired too.
     assert_eq!((v.invariant, v.vcpu), (Invariant::LostWakeup, 1), "{v}");
     assert!(
-        v.vector == 0x40 || v.vector == avic_cosim::world::TIMER_VECTOR,
+        v.vector == 0x40 || v.vector == avic_cosim::sim::TIMER_VECTOR,
         "{v}"
     );
 }

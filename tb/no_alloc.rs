@@ -7,8 +7,9 @@ use avic_cosim::apic::Icr;
 use avic_cosim::ffi::{HwConfig, ModelKind};
 use avic_cosim::guest::GuestOp;
 use avic_cosim::kvm::KvmVariant;
+use avic_cosim::scenario::Scenario;
 use avic_cosim::sched::{Policy, Schedule};
-use avic_cosim::world::{Scenario, Snapshot, Verdict, World};
+use avic_cosim::sim::{Snapshot, Verdict, World};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 

@@ -9,8 +9,9 @@ use avic_cosim::ffi::HwConfig;
 use avic_cosim::kvm::KvmVariant;
 use avic_cosim::oracle::Invariant;
 use avic_cosim::scenario::apm;
+use avic_cosim::scenario::Scenario;
 use avic_cosim::sched::Schedule;
-use avic_cosim::world::{Scenario, Verdict};
+use avic_cosim::sim::Verdict;
 use indicatif::ProgressBar;
 use std::process::Command;
 

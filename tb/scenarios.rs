@@ -10,7 +10,7 @@ use avic_cosim::oracle::Invariant;
 use avic_cosim::report::{load_scenario, BUNDLED};
 use avic_cosim::scenario::{hw_variants, load, ScenarioFile};
 use avic_cosim::sched::Schedule;
-use avic_cosim::world::{Outcome, Verdict};
+use avic_cosim::sim::{Outcome, Verdict};
 use rstest::rstest;
 use std::path::Path;
 
@@ -329,7 +329,7 @@ fn invalid_target_on_per_destination_hardware_duplicates_under_v4() {
 #[case::cluster("logical-cluster.toml")]
 fn logical_destinations_resolve_in_the_rtl_tables(#[case] name: &str) {
     use avic_cosim::dut::DutEvent;
-    use avic_cosim::world::Event;
+    use avic_cosim::sim::Event;
     let f = file(name);
     let out = avic_cosim::explore::run(&f.scenario, &Schedule::continuing()).unwrap();
     let causes: Vec<u64> = out
@@ -357,7 +357,7 @@ fn migration_with_a_stale_cpu_misdirects_the_doorbell(
     #[case] knob: bool,
 ) {
     use avic_cosim::dut::DutEvent;
-    use avic_cosim::world::Event;
+    use avic_cosim::sim::Event;
     let mut f = file("migration.toml");
     f.scenario.kvm.variant = variant;
     f.scenario.kvm.knobs.stale_cpu_on_unblock = knob;

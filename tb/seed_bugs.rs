@@ -14,8 +14,9 @@ use avic_cosim::guest::GuestOp;
 use avic_cosim::kvm::{Knobs, KvmEvent, KvmVariant};
 use avic_cosim::oracle::Invariant;
 use avic_cosim::scenario::apm;
+use avic_cosim::scenario::Scenario;
 use avic_cosim::sched::{Policy, Schedule};
-use avic_cosim::world::{Action, Event, Outcome, Scenario, Verdict, TIMER_VECTOR};
+use avic_cosim::sim::{Action, Event, Outcome, Verdict, TIMER_VECTOR};
 use rstest::rstest;
 
 const V: u8 = 0x40;

@@ -8,9 +8,10 @@ use super::{
 use crate::coverage::Orders;
 use crate::dpor::{dpor_observed, Dpor};
 use crate::scenario::file::{DEFAULT_BOUND, DEFAULT_SEEDS};
+use crate::scenario::Scenario;
 use crate::scenario::ScenarioFile;
 use crate::sched::Policy;
-use crate::world::{Outcome, Scenario, WorldError};
+use crate::sim::{Outcome, WorldError};
 use indicatif::ProgressBar;
 
 /// How the exhaustive phase visits the schedules within the bound.

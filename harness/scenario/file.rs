@@ -10,7 +10,7 @@ use crate::dut::NUM_CORES;
 use crate::ffi::HwConfig;
 use crate::guest::{GuestOp, MAX_OPS};
 use crate::kvm::Knobs;
-use crate::world::{Scenario, MAX_VCPUS};
+use crate::scenario::{Scenario, MAX_VCPUS};
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};

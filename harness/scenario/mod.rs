@@ -60,6 +60,7 @@
 
 pub mod bundled;
 pub mod file;
+mod spec;
 pub mod variants;
 
 pub use bundled::{load_scenario, scenario_names, BUNDLED};
@@ -68,7 +69,7 @@ pub use variants::{
     apm, hw_table as hw_variants, renamed_knob_warning, HwVariant, KvmRow, KNOBS, RENAMED_KNOBS,
 };
 
-use crate::world::Scenario;
+pub use spec::{Scenario, MAX_VCPUS};
 
 /// The scenario file format version this build reads.
 pub const VERSION: u32 = 1;

@@ -10,7 +10,7 @@
 
 use crate::ffi::HwConfig;
 use crate::kvm::{Knobs, KvmVariant};
-use crate::world::Scenario;
+use crate::scenario::Scenario;
 use std::sync::Mutex;
 
 /// A named hardware ordering variant (`docs/port-contract.md`).

@@ -14,7 +14,7 @@ use super::lanes::{self, mark, step_label, Lanes};
 use super::trace::Trace;
 use super::{SwIds, WaveError, VCPU_LANES};
 use crate::oracle::Invariant;
-use crate::world::Scenario;
+use crate::scenario::Scenario;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 

@@ -20,7 +20,8 @@ use crate::apic::{irr_word, PhysEntry};
 use crate::dut::{Dut, DutEvent, MemOp, PORT_TBL};
 use crate::kvm::{decode_targets, LoadVia, Pc, PutVia, VcpuThread};
 use crate::oracle::{Invariant, Violation};
-use crate::world::{Action, Event, Observer, Scenario, Verdict, World, MAX_VCPUS, TIMER_VECTOR};
+use crate::scenario::{Scenario, MAX_VCPUS};
+use crate::sim::{Action, Event, Observer, Verdict, World, TIMER_VECTOR};
 
 /// Marker bits of one vCPU in one cycle.
 pub(crate) mod mark {
@@ -76,7 +77,7 @@ pub(crate) struct CycleSample {
     pub vcpu: [VcpuSample; MAX_VCPUS],
 }
 
-/// The software lanes of one run, recorded by [`crate::world::World`] when built for a
+/// The software lanes of one run, recorded by [`crate::sim::World`] when built for a
 /// waveform: an [`Observer`] of the run ([`World::run_with`]).
 ///
 /// Every buffer is reserved when recording starts (for `max_cycles` of the scenario), so the

@@ -54,7 +54,7 @@ pub struct CellSelect {
 
 impl CellSelect {
     /// `sc` with `--hw` and `--kvm` applied.
-    pub fn apply(&self, sc: &mut avic_cosim::world::Scenario) {
+    pub fn apply(&self, sc: &mut avic_cosim::scenario::Scenario) {
         if let Some(h) = self.hw {
             sc.hw = h.cfg;
         }

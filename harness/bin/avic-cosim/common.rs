@@ -3,9 +3,10 @@
 use crate::EXIT_USAGE;
 use avic_cosim::explore;
 use avic_cosim::rtl::{Coverage, Flavor, Rtl, RtlOptions, UserRtl};
+use avic_cosim::scenario::Scenario;
 use avic_cosim::sched::Schedule;
+use avic_cosim::sim::{Outcome, Verdict};
 use avic_cosim::wave;
-use avic_cosim::world::{Outcome, Scenario, Verdict};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::Path;

@@ -8,10 +8,11 @@ use crate::{EXIT_SIM_ERROR, EXIT_USAGE};
 use avic_cosim::explore::FoundBy;
 use avic_cosim::report::{self, Replay};
 use avic_cosim::rtl::{Flavor, Rtl};
+use avic_cosim::scenario::Scenario;
 use avic_cosim::scenario::ScenarioFile;
 use avic_cosim::sched::Schedule;
+use avic_cosim::sim::{Outcome, Verdict};
 use avic_cosim::wave;
-use avic_cosim::world::{Outcome, Scenario, Verdict};
 use std::path::Path;
 use std::process::ExitCode;
 

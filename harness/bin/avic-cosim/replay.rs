@@ -6,7 +6,7 @@ use crate::common::{print_tail, run_maybe_traced, wave_flavors};
 use crate::{EXIT_NOT_REPRODUCED, EXIT_SIM_ERROR, EXIT_USAGE};
 use avic_cosim::report::Replay;
 use avic_cosim::sched::Schedule;
-use avic_cosim::world::Verdict;
+use avic_cosim::sim::Verdict;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

@@ -4,7 +4,7 @@
 //!
 //! The inhibiting side (`kvm_set_or_clear_apicv_inhibit`: the request to every vCPU, the
 //! kicks, the inhibit word, the zap of the APIC page) is one action of the world
-//! (`world.rs`, `Action::Apicv`): it holds `apicv_update_lock` for write throughout, and the
+//! (`sim/step.rs`, `Action::Apicv`): it holds `apicv_update_lock` for write throughout, and the
 //! vCPUs' `down_read` in [`Pc::KvmVcpuUpdateApicvReasons`] cannot get in between.
 //!
 //! Per generation ([`super::Traits`]): V0-V2 recompute `irr_pending` when deactivating

@@ -44,22 +44,19 @@ mod action;
 mod event;
 mod observer;
 mod run;
-mod scenario;
 mod state;
 mod step;
 mod view;
 
+use crate::scenario::{Scenario, MAX_VCPUS};
 use crate::sched::{index_to_rank, ChoicePoint, Schedule, MAX_ENABLED};
 use action::{agent_id, slot};
 pub use action::{Action, Res, Step, Touch};
 pub use event::{Event, Outcome, Verdict};
 pub use observer::Observer;
 use run::normalize;
-pub use scenario::Scenario;
 use state::{RunState, NO_VCPU};
 
-/// Most vCPUs a scenario can have (one per RTL core).
-pub const MAX_VCPUS: usize = NUM_CORES;
 /// Vector of the LAPIC timer interrupt a [`Action::Timer`] injects.
 pub const TIMER_VECTOR: u8 = 0xEC;
 

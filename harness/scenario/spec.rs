@@ -1,12 +1,15 @@
-//! [`Scenario`]: one VM's configuration for the world, and its builder methods.
+//! [`Scenario`]: one VM's configuration as data (what the cycle loop, [`crate::sim`], runs),
+//! its builder methods and its one validation.
 
-use super::*;
 use crate::apic::Icr;
 use crate::dut::NUM_CORES;
 use crate::ffi::HwConfig;
 use crate::guest::{GuestOp, Program};
 use crate::kvm::{Knobs, KvmConfig, KvmVariant};
 use crate::rtl::Rtl;
+
+/// Most vCPUs a scenario can have (one per RTL core).
+pub const MAX_VCPUS: usize = NUM_CORES;
 
 /// A scenario: who runs what, on which hardware and KVM variant.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,29 +146,30 @@ impl Scenario {
         icrs * n + self.timers[..n].iter().filter(|&&t| t).count()
     }
 
-    pub(super) fn n(&self) -> usize {
+    /// Number of vCPUs (`kvm.n_vcpus`).
+    pub fn n(&self) -> usize {
         usize::from(self.kvm.n_vcpus)
     }
 
-    pub(super) fn validate(&self) -> Result<(), WorldError> {
+    pub fn validate(&self) -> Result<(), String> {
         if self.n() == 0 || self.n() > MAX_VCPUS {
-            return Err(WorldError::Scenario(format!(
+            return Err(format!(
                 "{} vCPUs: the RTL has {MAX_VCPUS} cores, one vCPU per core",
                 self.n()
-            )));
+            ));
         }
         let mut used = [false; NUM_CORES];
         let mut claim = |v: usize, cpu: u8, what: &str| {
             let c = usize::from(cpu);
             if c >= NUM_CORES {
-                return Err(WorldError::Scenario(format!(
+                return Err(format!(
                     "vCPU {v}: {what} host CPU {cpu}: the RTL has host CPUs 0..{NUM_CORES}"
-                )));
+                ));
             }
             if std::mem::replace(&mut used[c], true) {
-                return Err(WorldError::Scenario(format!(
+                return Err(format!(
                     "vCPU {v}: {what} host CPU {cpu} is already taken by another vCPU"
-                )));
+                ));
             }
             Ok(())
         };

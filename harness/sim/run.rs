@@ -13,7 +13,7 @@ use crate::oracle::{Ledger, Oracles};
 impl World {
     /// Builds the world of `sc`: memory initialised, RTL reset, threads about to `vcpu_load`.
     pub fn new(sc: &Scenario, kind: ModelKind) -> Result<Self, WorldError> {
-        sc.validate()?;
+        sc.validate().map_err(WorldError::Scenario)?;
         let n = sc.n();
         let layout = sc.kvm.layout;
         let mut mem = Memory::with_capacity(layout.mem_size(n as u8), NUM_CORES as u8 + 1, 8, 0);
