@@ -163,12 +163,15 @@ iverilog-smoke:
 	@command -v iverilog >/dev/null || { echo "installing iverilog"; $(APT) update -qq && $(APT) install -y -qq iverilog >/dev/null; }
 	@rm -rf $(IVL_OUT) && mkdir -p $(IVL_OUT)
 	@iverilog -V 2>&1 | head -1
-	@iverilog -g2012 -o $(IVL_OUT)/smoke.vvp -s avic_smoke_tb $(RTL_I) $(RTL) \
-	  tb/iverilog/avic_smoke_tb.sv 2>$(IVL_OUT)/iverilog.log || { cat $(IVL_OUT)/iverilog.log; exit 1; }
-	@grep -v $(IVL_NOISE) $(IVL_OUT)/iverilog.log || true
-	@# Icarus reports a failed RTL assertion (rtl/avic_assert.svh) and goes on: fail on it here.
-	set -o pipefail; vvp -n $(IVL_OUT)/smoke.vvp | tee $(IVL_OUT)/vvp.log
-	@! grep -q '^ERROR:' $(IVL_OUT)/vvp.log || { echo "iverilog smoke: an RTL assertion failed"; exit 1; }
+	@# Both ends of the supported core counts' default and maximum (NumCores 4 and 8).
+	@for n in 4 8; do \
+	  echo "iverilog smoke: NumCores $$n"; \
+	  iverilog -g2012 -P avic_smoke_tb.Cores=$$n -o $(IVL_OUT)/smoke$$n.vvp -s avic_smoke_tb $(RTL_I) $(RTL) \
+	    tb/iverilog/avic_smoke_tb.sv 2>$(IVL_OUT)/iverilog$$n.log || { cat $(IVL_OUT)/iverilog$$n.log; exit 1; }; \
+	  grep -v $(IVL_NOISE) $(IVL_OUT)/iverilog$$n.log || true; \
+	  set -o pipefail; vvp -n $(IVL_OUT)/smoke$$n.vvp | tee $(IVL_OUT)/vvp$$n.log || exit 1; \
+	  ! grep -q '^ERROR:' $(IVL_OUT)/vvp$$n.log || { echo "iverilog smoke: an RTL assertion failed (NumCores $$n)"; exit 1; }; \
+	done
 
 # The Dockerfile on each Debian release (RELEASES="bookworm trixie": Verilator 5.006, 5.032), the
 # base made with debootstrap when the engine has none, then TESTS (make test wave-check) run in

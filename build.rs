@@ -242,6 +242,34 @@ fn runtime_lib(inc: &Path, out: &Path, version: &str) {
     println!("cargo:rustc-link-lib=static=avic_vlrt");
 }
 
+/// `avic_top`'s core count by default: the default of its `NumCores` parameter in
+/// `rtl/avic_top.sv`, the one place it is written. The bundled builds are verilated with it, the
+/// C++ model gets it as `AVIC_NUM_CORES` (and checks it against the ports' widths), and the
+/// crate as `AVIC_DEFAULT_CORES` (`dut::DEFAULT_CORES`).
+fn default_cores(root: &Path) -> u32 {
+    let p = root.join("rtl/avic_top.sv");
+    let text = fs::read_to_string(&p)
+        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", p.display())));
+    text.lines()
+        .find_map(|l| {
+            let rest = l.trim().strip_prefix("parameter int NumCores")?;
+            rest.trim()
+                .strip_prefix('=')?
+                .trim()
+                .trim_end_matches([',', ')'])
+                .trim()
+                .parse()
+                .ok()
+        })
+        .filter(|n| (1..=8).contains(n))
+        .unwrap_or_else(|| {
+            fail(&format!(
+                "{}: no `parameter int NumCores = N` with N in 1..=8",
+                p.display()
+            ))
+        })
+}
+
 fn main() {
     for p in [
         "rtl",
@@ -266,8 +294,11 @@ fn main() {
     let version = check_verilator(&bin);
     let inc = verilator_include(&bin);
 
+    let cores = default_cores(&root);
+    println!("cargo:rustc-env=AVIC_DEFAULT_CORES={cores}");
     let mut b = cxx_build::bridge("bindings/ffi.rs");
     configure(&mut b, &inc);
+    b.define("AVIC_NUM_CORES", cores.to_string().as_str());
     b.file("bindings/shim.cpp").include(root.join("tb/cpp"));
     for f in FLAVORS {
         let tu = verilate(&bin, &root, &out, f);

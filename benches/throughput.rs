@@ -33,7 +33,7 @@
 //! load on the machine does not disturb).
 
 use avic_cosim::apic::{Icr, PhysEntry, VmLayout};
-use avic_cosim::dut::{Dut, NUM_CORES};
+use avic_cosim::dut::{Dut, DEFAULT_CORES};
 use avic_cosim::explore;
 use avic_cosim::ffi::{AutoStop, HwConfig, ModelKind};
 use avic_cosim::guest::GuestOp;
@@ -118,7 +118,7 @@ impl PingPong {
 
     #[inline(always)]
     fn after_cycle(&mut self, d: &mut Dut) {
-        for c in 0..NUM_CORES {
+        for c in 0..DEFAULT_CORES {
             let o = &d.out.core[c];
             if o.exit_valid {
                 self.k.exits += 1;
@@ -145,7 +145,7 @@ impl PingPong {
 /// vCPU c on core c; vCPUs 0, 1, 3 running (cores 0 and 1 in guest mode), vCPU 2 not.
 fn bench_dut(kind: ModelKind) -> Dut {
     let l = VmLayout::default();
-    let mut mem = Memory::new(l.mem_size(8), NUM_CORES as u8);
+    let mut mem = Memory::new(l.mem_size(8), DEFAULT_CORES as u8);
     mem.set_logging(false);
     for id in 0..4u8 {
         let e = PhysEntry {
@@ -165,7 +165,7 @@ fn bench_dut(kind: ModelKind) -> Dut {
     d.inp.phys_base = l.phys_table;
     d.inp.phys_max_idx = 3;
     d.inp.log_base = l.log_table;
-    for c in 0..NUM_CORES {
+    for c in 0..DEFAULT_CORES {
         let ci = d.core(c);
         ci.backing = l.backing(c as u8);
         ci.self_idx = c as u8;

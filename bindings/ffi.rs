@@ -95,13 +95,13 @@ pub mod ffi {
         pub phys_base: u64,
         pub phys_max_idx: u8,
         pub log_base: u64,
-        pub core: [CoreIn; 4],
+        pub core: [CoreIn; 8],
     }
 
     /// All outputs of `avic_top` after one cycle.
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
     pub struct TopOut {
-        pub core: [CoreOut; 4],
+        pub core: [CoreOut; 8],
     }
 
     /// Events after which [`run_autonomous`](Model::run_autonomous) returns (on any core).

@@ -26,42 +26,22 @@
 namespace avic {
 namespace impl {
 
-constexpr unsigned kCores = 4;
+// The core count the model was verilated with (`-GNumCores`, the default of `avic_top`'s
+// parameter when not given): the build passes the same number as AVIC_NUM_CORES, and ModelCore
+// checks it against the top's port widths. The port structs have room for kMaxCores.
+#ifndef AVIC_NUM_CORES
+#error "define AVIC_NUM_CORES: the NumCores the model was verilated with"
+#endif
+constexpr unsigned kCores = AVIC_NUM_CORES;
+using avic_tb::kMaxCores;
+static_assert(kCores >= 1 && kCores <= kMaxCores, "AVIC_NUM_CORES must be 1..8");
+// One bit per core: the event masks of run_autonomous.
+constexpr uint32_t kCoreMask = (1u << kCores) - 1;
 
-constexpr unsigned kPorts = 3;
+using avic_tb::kPorts;
 
-// Packed-array field access. Verilator stores ports of up to 64 bits as integers and wider
-// ones as VlWide<N> (32-bit words, least significant first).
-template <typename T>
-inline uint64_t get_bits(const T& v, unsigned lsb, unsigned width) {
-  const uint64_t m = width >= 64 ? ~0ULL : ((1ULL << width) - 1);
-  return (static_cast<uint64_t>(v) >> lsb) & m;
-}
-template <std::size_t W>
-inline uint64_t get_bits(const VlWide<W>& v, unsigned lsb, unsigned width) {
-  const uint64_t m = width >= 64 ? ~0ULL : ((1ULL << width) - 1);
-  const unsigned w0 = lsb / 32, off = lsb % 32;
-  uint64_t lo = v[w0];
-  if (w0 + 1 < W) lo |= static_cast<uint64_t>(v[w0 + 1]) << 32;
-  uint64_t r = lo >> off;
-  if (off != 0 && off + width > 64 && w0 + 2 < W) r |= static_cast<uint64_t>(v[w0 + 2]) << (64 - off);
-  return r & m;
-}
-template <typename T>
-inline void set_bits(T& v, unsigned lsb, unsigned width, uint64_t x) {
-  const uint64_t m = (width >= 64 ? ~0ULL : ((1ULL << width) - 1)) << lsb;
-  v = static_cast<T>((static_cast<uint64_t>(v) & ~m) | ((x << lsb) & m));
-}
-template <std::size_t W>
-inline void set_bits(VlWide<W>& v, unsigned lsb, unsigned width, uint64_t x) {
-  for (unsigned done = 0; done < width;) {
-    const unsigned b = lsb + done, w = b / 32, off = b % 32;
-    const unsigned n = std::min(32 - off, width - done);
-    const uint32_t m = (n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1)) << off;
-    v[w] = (v[w] & ~m) | (static_cast<uint32_t>((x >> done) << off) & m);
-    done += n;
-  }
-}
+using avic_tb::get_bits;
+using avic_tb::set_bits;
 
 // Port contract v2 (docs/port-contract.md): `avic_en_i` is optional. A top without it (a v1
 // design) is driven as if the input were tied to 1: CoreIn::avic_off is then ignored.
@@ -98,6 +78,12 @@ public:
     if constexpr (!std::is_same_v<Tfp, NoTrace>) ctx_->traceEverOn(true);
     top_.reset(new V(ctx_.get(), name));
   }
+  // backing_i is NumCores * 64 bits: its size is the RTL's core count, whatever the storage
+  // type Verilator chose (QData for one core, VlWide<2N> above).
+  static_assert(sizeof(std::declval<V&>().backing_i) == kCores * 8,
+                "the top's NumCores differs from AVIC_NUM_CORES (the build's core count)");
+  static_assert(std::tuple_size<decltype(TopIn::core)>::value == kMaxCores,
+                "bindings/ffi.rs's port arrays must hold kMaxCores cores");
   ~ModelCore() {
     Verilated::threadContextp(ctx_.get());
     close_trace();
@@ -194,8 +180,8 @@ public:
       for (unsigned c = 0; c < kCores; ++c) {
         const CoreIn& ci = in.core[c];
         if (ci.icr_wr) {
-          t.icr_lo_i[c] = ci.icr_lo;
-          t.icr_hi_i[c] = ci.icr_hi;
+          set_bits(t.icr_lo_i, c * 32, 32, ci.icr_lo);
+          set_bits(t.icr_hi_i, c * 32, 32, ci.icr_hi);
         }
         set_bits(t.icr_wr_i, c, 1, ci.icr_wr);
         set_bits(t.vmrun_i, c, 1, ci.vmrun);
@@ -207,12 +193,12 @@ public:
       held_ = held;
       held_valid_ = true;
     }
-    const uint8_t exit_m = stop.exit ? 0xF : 0, db_m = stop.doorbell ? 0xF : 0,
-                  intr_m = stop.intr ? 0xF : 0, drop_m = stop.db_drop ? 0xF : 0,
-                  idle_m = stop.idle ? 0xF : 0;
+    const uint32_t exit_m = stop.exit ? kCoreMask : 0, db_m = stop.doorbell ? kCoreMask : 0,
+                   intr_m = stop.intr ? kCoreMask : 0, drop_m = stop.db_drop ? kCoreMask : 0,
+                   idle_m = stop.idle ? kCoreMask : 0;
     uint64_t i = 0;
     while (i < n) {
-      const uint8_t busy_before = t.busy_o;
+      const uint32_t busy_before = t.busy_o;
       resp_.service(t, mem_, cycles_);
       cycle();
       ++i;

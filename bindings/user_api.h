@@ -46,6 +46,8 @@ struct AvicUserApiV1 {
   size_t (*coverage_points)(void);
   void (*coverage_add)(void* m, uint64_t* acc, size_t n);
   const char* (*coverage_write)(const uint64_t* acc, size_t n, const char* path);
+  // The NumCores the design was verilated with (AVIC_NUM_CORES, checked against its ports).
+  uint32_t num_cores;
 };
 
 const AvicUserApiV1* avic_user_model_api_v1(void);

@@ -199,6 +199,7 @@ const AvicUserApiV1 kApi = {
     coverage_points,
     coverage_add,
     coverage_write,
+    avic::impl::kCores,
 };
 
 }  // namespace

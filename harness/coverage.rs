@@ -249,7 +249,7 @@ impl fmt::Display for Order {
     }
 }
 
-const MAX_V: usize = 4;
+const MAX_V: usize = crate::scenario::MAX_VCPUS;
 const IRR_REGS: u64 = 8;
 const IR_MASK: u64 = 1 << PhysEntry::IS_RUNNING_BIT;
 /// Port numbers of `crate::dut` (sender IRR port, table port, receiver port).

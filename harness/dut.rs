@@ -26,8 +26,27 @@ impl AutoStop {
     };
 }
 
-/// Cores in the default build of `avic_top`.
-pub const NUM_CORES: usize = 4;
+/// Most cores a model may have: the room in the port structs of `bindings/ffi.rs` (and
+/// `kMaxCores` of `tb/cpp/responder.h`); every per-core array of the harness has this size and
+/// uses its first [`Dut::cores`] entries.
+pub const MAX_CORES: usize = 8;
+
+/// `avic_top`'s core count by default: the default of its `NumCores` parameter in
+/// `rtl/avic_top.sv`, read by build.rs (the one place it is written).
+pub const DEFAULT_CORES: usize = parse_cores(env!("AVIC_DEFAULT_CORES"));
+
+/// `"4"` -> 4, at compile time.
+const fn parse_cores(s: &str) -> usize {
+    let b = s.as_bytes();
+    let mut n = 0;
+    let mut i = 0;
+    while i < b.len() {
+        n = n * 10 + (b[i] - b'0') as usize;
+        i += 1;
+    }
+    assert!(n >= 1 && n <= MAX_CORES, "NumCores must be 1..=8");
+    n
+}
 /// Memory ports per core.
 pub const NUM_PORTS: usize = 3;
 /// Port numbers (`avic_pkg::PortIrr`, `PortTbl`, `PortRcv`).
@@ -255,6 +274,14 @@ impl Backend {
         }
     }
 
+    /// The cores the model was verilated with.
+    fn num_cores(&self) -> usize {
+        match self {
+            Backend::Bundled(_) => ffi::num_cores(),
+            Backend::User(m, _) => m.num_cores(),
+        }
+    }
+
     #[inline]
     fn cycles(&self) -> u64 {
         match self {
@@ -337,8 +364,8 @@ pub struct DutSnapshot {
     inp: TopIn,
     out: TopOut,
     mem: MemSnapshot,
-    flight: [[Flight; NUM_PORTS]; NUM_CORES],
-    stalled: [[bool; NUM_PORTS]; NUM_CORES],
+    flight: [[Flight; NUM_PORTS]; MAX_CORES],
+    stalled: [[bool; NUM_PORTS]; MAX_CORES],
     latency: u64,
     txns: Vec<Txn>,
     events: Vec<DutEvent>,
@@ -379,12 +406,14 @@ pub struct Dut {
     pub out: TopOut,
     /// The memory the ports act on.
     pub mem: Memory,
-    flight: [[Flight; NUM_PORTS]; NUM_CORES],
-    stalled: [[bool; NUM_PORTS]; NUM_CORES],
+    flight: [[Flight; NUM_PORTS]; MAX_CORES],
+    stalled: [[bool; NUM_PORTS]; MAX_CORES],
     /// Cycles from acceptance to completion when not held (at least 1).
     pub latency: u64,
     txns: Vec<Txn>,
     events: Vec<DutEvent>,
+    /// The model's core count (1..=[`MAX_CORES`]).
+    cores: usize,
 }
 
 fn rtl_err(cycle: u64, msg: String) -> DutError {
@@ -433,6 +462,12 @@ impl Dut {
     }
 
     fn from_backend(model: Backend, cfg: HwConfig, mem: Memory) -> Result<Self, DutError> {
+        let cores = model.num_cores();
+        if cores == 0 || cores > MAX_CORES {
+            return Err(DutError::Setup(format!(
+                "the model has {cores} cores (NumCores): 1 to {MAX_CORES} are supported"
+            )));
+        }
         let mut dut = Dut {
             model,
             inp: TopIn {
@@ -446,9 +481,16 @@ impl Dut {
             latency: 1,
             txns: Vec::with_capacity(TXN_CAPACITY),
             events: Vec::with_capacity(EVENT_CAPACITY),
+            cores,
         };
         dut.reset()?;
         Ok(dut)
+    }
+
+    /// The model's core count: its `NumCores`, 1..=[`MAX_CORES`]. Core `c` has host APIC ID
+    /// `c`; the port structs' entries `cores..MAX_CORES` are unused.
+    pub fn cores(&self) -> usize {
+        self.cores
     }
 
     /// Holds reset for two cycles (sampling the configuration) and releases it.
@@ -580,7 +622,7 @@ impl Dut {
     pub fn step(&mut self) -> Result<(), DutError> {
         let cycle = self.model.cycles();
         self.mem.set_cycle(cycle);
-        for c in 0..NUM_CORES {
+        for c in 0..self.cores {
             for p in 0..NUM_PORTS {
                 self.service_port(cycle, c, p)?;
             }
@@ -595,7 +637,7 @@ impl Dut {
     /// After a step: pulse inputs last one cycle; the outputs' events are recorded as of
     /// `cycle` (none if no cycle ran).
     fn after_step(&mut self, cycle: Option<u64>) {
-        for c in 0..NUM_CORES {
+        for c in 0..self.cores {
             let ci = &mut self.inp.core[c];
             ci.icr_wr = false;
             ci.vmrun = false;

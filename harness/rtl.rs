@@ -493,6 +493,7 @@ impl UserRtl {
             c.args(CXX_FLAGS)
                 .args(flavor.extra_cxx())
                 .args(flavor.defines())
+                .arg(format!("-DAVIC_NUM_CORES={}", crate::dut::DEFAULT_CORES))
                 .args(&inc)
                 .arg("-c")
                 .arg(src)
@@ -1077,6 +1078,7 @@ struct ApiV1 {
     coverage_points: unsafe extern "C" fn() -> usize,
     coverage_add: unsafe extern "C" fn(*mut c_void, *mut u64, usize),
     coverage_write: unsafe extern "C" fn(*const u64, usize, *const c_char) -> *const c_char,
+    num_cores: u32,
 }
 
 /// One loaded build of a user's design. The library stays loaded for the life of the process
@@ -1171,6 +1173,11 @@ impl fmt::Debug for UserModel {
 }
 
 impl UserModel {
+    /// The cores the design was verilated with (its `NumCores`).
+    pub fn num_cores(&self) -> usize {
+        self.lib.api.num_cores as usize
+    }
+
     /// A new instance.
     pub fn new(lib: Arc<UserLib>) -> Result<Self, String> {
         let mut err: *const c_char = std::ptr::null();

@@ -1,7 +1,7 @@
 //! The co-simulation world: the Verilated RTL, one simulated memory, one KVM thread per vCPU,
 //! the guests, all stepped by one cycle loop.
 //!
-//! Host CPU `c` (`0..NUM_CORES`) is RTL core `c`; host CPU `NUM_CORES` is the timer's. Each
+//! Host CPU `c` (`0..cores`, the scenario's [`Scenario::cores`]) is RTL core `c`; host CPU `cores` is the timer's. Each
 //! vCPU's thread starts on the host CPU its [`Scenario::placement`] names (by default vCPU
 //! `i` on CPU `i`) and may be migrated once to [`Scenario::migrate_to`]: a preemption whose
 //! context switch moves it ([`Action::Migrate`]). A core runs the guest of the vCPU that last
@@ -34,7 +34,7 @@
 //! there later ([`World::restore`]) to run on with another choice: the exhaustive search of
 //! [`crate::explore`] branches that way instead of re-simulating every schedule from reset.
 
-use crate::dut::{Dut, DutError, DutSnapshot, NUM_CORES};
+use crate::dut::{Dut, DutError, DutSnapshot, MAX_CORES};
 use crate::kvm::{HostCtx, KvmError, KvmEvent, KvmLayout};
 use crate::mem::Memory;
 use crate::oracle::{Obs, Oracles, View, Violation};
@@ -120,10 +120,10 @@ pub struct World {
 struct Ctx<'a> {
     dut: &'a mut Dut,
     wake: &'a mut [bool; MAX_VCPUS],
-    kick: &'a mut [bool; NUM_CORES],
+    kick: &'a mut [bool; MAX_CORES],
     log: &'a mut Vec<Event>,
     layout: KvmLayout,
-    vcpu_on: &'a mut [u8; NUM_CORES],
+    vcpu_on: &'a mut [u8; MAX_CORES],
     oracles: &'a mut Oracles,
     /// A software doorbell of this step: (target vCPU, host id).
     sw_doorbell: Option<(u8, u16)>,
@@ -158,7 +158,7 @@ impl HostCtx for Ctx<'_> {
     }
 
     fn ring_doorbell(&mut self, host_id: u16) {
-        if usize::from(host_id) < NUM_CORES {
+        if usize::from(host_id) < self.dut.cores() {
             self.dut.core(usize::from(host_id)).sw_doorbell = true;
         }
     }

@@ -9,7 +9,7 @@ use avic_cosim::mem::Memory;
 use avic_cosim::rtl::{Rtl, RtlOptions, UserRtl};
 use std::path::Path;
 
-const N: usize = NUM_CORES;
+const N: usize = DEFAULT_CORES;
 
 /// The APM's order (as `tb/common/rtl_bench.rs`).
 const APM: HwConfig = HwConfig {

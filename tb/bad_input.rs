@@ -43,8 +43,30 @@ fn too_many_vcpus_is_refused_with_the_limit() {
     let text = format!("{SEED}{}", "\n[[vcpu]]\nprogram = [\"halt\"]\n".repeat(3));
     assert_eq!(
         message(&text),
-        "s.toml: [[vcpu]]: 1 to 4 vCPUs (one per RTL core), found 5"
+        "s.toml: [[vcpu]]: 1 to 4 vCPUs (one per RTL core, [hardware] cores = 4), found 5"
     );
+    // The limit is the scenario's core count.
+    let two = text.replacen("[hardware]\n", "[hardware]\ncores = 2\n", 1);
+    assert!(
+        two.contains("cores = 2"),
+        "the seed has a [hardware] section"
+    );
+    assert_eq!(
+        message(&two),
+        "s.toml: [[vcpu]]: 1 to 2 vCPUs (one per RTL core, [hardware] cores = 2), found 5"
+    );
+}
+
+#[test]
+fn a_core_count_out_of_range_names_its_line() {
+    for bad in ["0", "9"] {
+        let text = SEED.replacen("[hardware]\n", &format!("[hardware]\ncores = {bad}\n"), 1);
+        let line = text.lines().position(|l| l.starts_with("cores =")).unwrap() + 1;
+        assert_eq!(
+            message(&text),
+            format!("s.toml:{line}:9: [hardware] cores: 1 to 8, found {bad}")
+        );
+    }
 }
 
 #[test]
@@ -128,5 +150,32 @@ fn mangled_scenario_files_never_panic() {
     assert!(
         rejected > 10_000,
         "the mutants must mostly be invalid: {rejected}"
+    );
+}
+
+/// A scenario whose core count is not the model's is refused before the first cycle, naming
+/// both counts (the bundled build has the RTL's default `NumCores`).
+#[test]
+fn a_scenario_with_another_core_count_than_the_model_is_refused() {
+    use avic_cosim::dut::DEFAULT_CORES;
+    use avic_cosim::ffi::ModelKind;
+    use avic_cosim::kvm::KvmVariant;
+    use avic_cosim::scenario::{apm, Scenario};
+    use avic_cosim::sim::World;
+    assert_eq!(avic_cosim::ffi::num_cores(), DEFAULT_CORES);
+    let sc = Scenario::seed(KvmVariant::V4, apm()).with_cores(8);
+    let err = World::new(&sc, ModelKind::Plain).err().expect("refused");
+    assert!(
+        err.to_string()
+            .contains(&format!("8 cores but the model {DEFAULT_CORES}")),
+        "{err}"
+    );
+    // Fewer cores than vCPUs: refused by the scenario's own check.
+    let err = World::new(&sc.with_cores(1), ModelKind::Plain)
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string().contains("2 vCPUs: the RTL has 1 cores"),
+        "{err}"
     );
 }

@@ -4,7 +4,7 @@
 //! text. (`tb/bindings.rs` covers the sender's check of a response without a request.)
 
 use avic_cosim::apic::{PhysEntry, VmLayout};
-use avic_cosim::dut::{Dut, DutError, NUM_CORES, PORT_RCV};
+use avic_cosim::dut::{Dut, DutError, DEFAULT_CORES, PORT_RCV};
 use avic_cosim::ffi::{HwConfig, ModelKind};
 use avic_cosim::mem::Memory;
 use avic_cosim::mutants::{self, Class, Mutant};
@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 /// enabled.
 fn dut(rtl: &Rtl) -> Dut {
     let l = VmLayout::default();
-    let mut mem = Memory::new(l.mem_size(8), NUM_CORES as u8);
-    for id in 0..NUM_CORES as u8 {
+    let mut mem = Memory::new(l.mem_size(8), DEFAULT_CORES as u8);
+    for id in 0..DEFAULT_CORES as u8 {
         let e = PhysEntry {
             valid: true,
             is_running: true,
@@ -33,7 +33,7 @@ fn dut(rtl: &Rtl) -> Dut {
     d.inp.phys_base = l.phys_table;
     d.inp.phys_max_idx = 3;
     d.inp.log_base = l.log_table;
-    for c in 0..NUM_CORES {
+    for c in 0..DEFAULT_CORES {
         let ci = d.core(c);
         ci.backing = l.backing(c as u8);
         ci.self_idx = c as u8;

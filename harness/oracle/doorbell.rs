@@ -31,8 +31,8 @@ struct Misdirected {
 /// good by a VMRUN or vIRR scan of its target. Fixed size: the cycle loop allocates nothing.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DoorbellWatch {
-    open: [Option<Misdirected>; crate::dut::NUM_CORES],
-    rescan: [Option<u64>; crate::dut::NUM_CORES],
+    open: [Option<Misdirected>; crate::dut::MAX_CORES],
+    rescan: [Option<u64>; crate::dut::MAX_CORES],
 }
 
 impl DoorbellWatch {

@@ -6,7 +6,7 @@ use super::variants::{
 };
 use super::{ScenarioError, ScenarioFile, VERSION};
 use crate::apic::{Icr, Shorthand};
-use crate::dut::NUM_CORES;
+use crate::dut::{DEFAULT_CORES, MAX_CORES};
 use crate::ffi::HwConfig;
 use crate::guest::{GuestOp, MAX_OPS};
 use crate::kvm::Knobs;
@@ -53,6 +53,8 @@ struct RawHw {
     stale_isrun: Option<bool>,
     validate_first: Option<bool>,
     latch_doorbell: Option<bool>,
+    /// RTL cores (`NumCores`), 1..=8.
+    cores: Option<toml::Spanned<u8>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -365,10 +367,25 @@ pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
         file: file.to_string(),
         msg,
     };
+    let cores = match &raw.hardware.cores {
+        None => DEFAULT_CORES,
+        Some(c) if (1..=MAX_CORES).contains(&usize::from(*c.get_ref())) => {
+            usize::from(*c.get_ref())
+        }
+        Some(c) => {
+            let (line, column) = line_col(text, Some(c.span()));
+            return Err(ScenarioError::At {
+                file: file.to_string(),
+                line,
+                column,
+                msg: format!("[hardware] cores: 1 to {MAX_CORES}, found {}", c.get_ref()),
+            });
+        }
+    };
     let n = raw.vcpu.len();
-    if n == 0 || n > MAX_VCPUS {
+    if n == 0 || n > cores.min(MAX_VCPUS) {
         return Err(invalid(format!(
-            "[[vcpu]]: 1 to {MAX_VCPUS} vCPUs (one per RTL core), found {n}"
+            "[[vcpu]]: 1 to {cores} vCPUs (one per RTL core, [hardware] cores = {cores}), found {n}"
         )));
     }
     let hw_name = raw.hardware.variant.as_ref().map(|(s, _)| s.clone());
@@ -394,6 +411,7 @@ pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
         set_knob(&mut knobs, name).map_err(invalid)?;
     }
     let mut sc = Scenario::new(n as u8, raw.kvm.variant.variant)
+        .with_cores(cores as u8)
         .hw(hw)
         .knobs(knobs);
     sc.max_cycles = raw.bounds.max_cycles;
@@ -402,7 +420,7 @@ pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
         sc.kvm = sc.kvm.with_cluster(raw.apic.cluster.unwrap_or(0));
     }
     // Host CPUs: in range, one vCPU each (placed or migrating there).
-    let mut taken: [Option<usize>; NUM_CORES] = [None; NUM_CORES];
+    let mut taken: [Option<usize>; MAX_CORES] = [None; MAX_CORES];
     let cpus = raw.vcpu.iter().enumerate().flat_map(|(i, v)| {
         let placed = v
             .cpu
@@ -425,11 +443,11 @@ pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
                 msg,
             }
         };
-        match taken.get_mut(usize::from(cpu)) {
+        match taken[..cores].get_mut(usize::from(cpu)) {
             None => {
                 return Err(at(format!(
                     "vCPU {i}: {field} must be a host CPU in 0..={}, found {cpu}",
-                    NUM_CORES - 1
+                    cores - 1
                 )))
             }
             Some(Some(j)) => {

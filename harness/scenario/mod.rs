@@ -10,6 +10,7 @@
 //!                       # latch-doorbell
 //! # or fields overriding it: atomic_irr, isrun_order ("after-ack" | "in-flight" | "before"),
 //! # stale_isrun, validate_first, latch_doorbell
+//! cores = 4             # RTL cores (avic_top's NumCores), 1..=8; default: the RTL's default
 //!
 //! [kvm]
 //! variant = "V3"        # V0 V1 V1b V2 V3 V3-fast V4 V5, a row such as V4-no-enter-mb, or
@@ -25,7 +26,7 @@
 //! logical_model = "flat"  # flat: vCPU i has logical ID 1 << i; cluster: (cluster << 4) | 1 << i
 //! cluster = 0           # cluster model only, 0..=14
 //!
-//! [[vcpu]]              # vCPU i (at most 4); host CPU c is RTL core c
+//! [[vcpu]]              # vCPU i (at most `cores`); host CPU c is RTL core c
 //! program = [{ send_ipi = { vector = 0x40, dest = 1 } }]
 //! cpu = 0               # host CPU its thread starts on (default: i; one vCPU per CPU)
 //!

@@ -2,20 +2,23 @@
 //! its builder methods and its one validation.
 
 use crate::apic::Icr;
-use crate::dut::NUM_CORES;
+use crate::dut::{DEFAULT_CORES, MAX_CORES};
 use crate::ffi::HwConfig;
 use crate::guest::{GuestOp, Program};
 use crate::kvm::{Knobs, KvmConfig, KvmVariant};
 use crate::rtl::Rtl;
 
-/// Most vCPUs a scenario can have (one per RTL core).
-pub const MAX_VCPUS: usize = NUM_CORES;
+/// Most vCPUs a scenario can have (one per RTL core, at most [`MAX_CORES`] cores).
+pub const MAX_VCPUS: usize = MAX_CORES;
 
 /// A scenario: who runs what, on which hardware and KVM variant.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scenario {
     /// Hardware ordering variant.
     pub hw: HwConfig,
+    /// RTL cores (= host CPUs running vCPUs; host CPU `cores` is the timer's), 1..=
+    /// [`MAX_CORES`]: the RTL's `NumCores`. Default [`DEFAULT_CORES`].
+    pub cores: u8,
     /// KVM handler variant, knobs and layout; `kvm.n_vcpus` vCPUs (at most [`MAX_VCPUS`]).
     pub kvm: KvmConfig,
     /// Guest program of each vCPU.
@@ -54,12 +57,13 @@ impl Scenario {
                 validate_first: true,
                 ..HwConfig::default()
             },
+            cores: DEFAULT_CORES as u8,
             kvm: KvmConfig::new(variant, n),
             programs: [Program::default(); MAX_VCPUS],
             irr_pending: [true; MAX_VCPUS],
             timers: [false; MAX_VCPUS],
             preemptible: [false; MAX_VCPUS],
-            placement: [0, 1, 2, 3],
+            placement: [0, 1, 2, 3, 4, 5, 6, 7],
             migrate_to: [None; MAX_VCPUS],
             logical_valid: [true; MAX_VCPUS],
             apicv_toggle: false,
@@ -80,6 +84,12 @@ impl Scenario {
     /// Sets the hardware variant.
     pub fn hw(mut self, hw: HwConfig) -> Self {
         self.hw = hw;
+        self
+    }
+
+    /// Sets the core count ([`Scenario::cores`]).
+    pub fn with_cores(mut self, cores: u8) -> Self {
+        self.cores = cores;
         self
     }
 
@@ -151,19 +161,25 @@ impl Scenario {
         usize::from(self.kvm.n_vcpus)
     }
 
+    /// Checks the scenario: 1..=[`MAX_CORES`] cores, 1 to `cores` vCPUs, each placed on (and
+    /// migrating to) a host CPU of its own below `cores`.
     pub fn validate(&self) -> Result<(), String> {
-        if self.n() == 0 || self.n() > MAX_VCPUS {
+        let cores = usize::from(self.cores);
+        if cores == 0 || cores > MAX_CORES {
+            return Err(format!("{cores} cores: 1 to {MAX_CORES} are supported"));
+        }
+        if self.n() == 0 || self.n() > cores {
             return Err(format!(
-                "{} vCPUs: the RTL has {MAX_VCPUS} cores, one vCPU per core",
+                "{} vCPUs: the RTL has {cores} cores, one vCPU per core",
                 self.n()
             ));
         }
-        let mut used = [false; NUM_CORES];
+        let mut used = [false; MAX_CORES];
         let mut claim = |v: usize, cpu: u8, what: &str| {
             let c = usize::from(cpu);
-            if c >= NUM_CORES {
+            if c >= cores {
                 return Err(format!(
-                    "vCPU {v}: {what} host CPU {cpu}: the RTL has host CPUs 0..{NUM_CORES}"
+                    "vCPU {v}: {what} host CPU {cpu}: the RTL has host CPUs 0..{cores}"
                 ));
             }
             if std::mem::replace(&mut used[c], true) {

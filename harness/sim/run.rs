@@ -3,7 +3,7 @@
 use super::*;
 use crate::apic::LogEntry;
 use crate::coverage::{OrderWatch, Orders};
-use crate::dut::{Dut, NUM_CORES, PORT_IRR, PORT_TBL};
+use crate::dut::{Dut, MAX_CORES, PORT_IRR, PORT_TBL};
 use crate::ffi::ModelKind;
 use crate::guest::{Guest, GuestOp};
 use crate::kvm::{KvmError, VcpuThread};
@@ -16,7 +16,7 @@ impl World {
         sc.validate().map_err(WorldError::Scenario)?;
         let n = sc.n();
         let layout = sc.kvm.layout;
-        let mut mem = Memory::with_capacity(layout.mem_size(n as u8), NUM_CORES as u8 + 1, 8, 0);
+        let mut mem = Memory::with_capacity(layout.mem_size(n as u8), sc.cores + 1, 8, 0);
         mem.set_logging(false);
         mem.observe(OrderWatch::new(&layout, n as u8));
         // The oracles watch every write to the backing pages.
@@ -56,14 +56,21 @@ impl World {
             mem.set_base();
         }
         let mut dut = Dut::with_rtl(&sc.rtl, kind, sc.hw, mem)?;
+        if dut.cores() != usize::from(sc.cores) {
+            return Err(WorldError::Scenario(format!(
+                "the scenario has {} cores but the model {} (the RTL's NumCores)",
+                sc.cores,
+                dut.cores()
+            )));
+        }
         dut.inp.phys_base = layout.vm.phys_table;
         dut.inp.phys_max_idx = (n - 1) as u8;
         dut.inp.log_base = layout.vm.log_table;
-        let mut vcpu_on = [NO_VCPU; NUM_CORES];
+        let mut vcpu_on = [NO_VCPU; MAX_CORES];
         for v in 0..n {
             vcpu_on[usize::from(sc.placement[v])] = v as u8;
         }
-        for (c, &v) in vcpu_on.iter().enumerate() {
+        for (c, &v) in vcpu_on.iter().enumerate().take(usize::from(sc.cores)) {
             let ci = dut.core(c);
             // Until a VMRUN on it sets them: its vCPU's, or none.
             ci.self_idx = if v == NO_VCPU { c as u8 } else { v };
@@ -93,7 +100,7 @@ impl World {
         Ok(World {
             sc: sc.clone(),
             dut,
-            state: RunState::new(threads, guests, vcpu_on, oracles),
+            state: RunState::new(threads, guests, vcpu_on, sc.cores, oracles),
             steps: None,
             touched: Vec::new(),
             action_end: (0, 0),
@@ -219,14 +226,14 @@ impl World {
                 push(Action::Guest(v as u8));
             }
         }
-        for c in 0..NUM_CORES {
+        for c in 0..self.dut.cores() {
             for p in [PORT_IRR, PORT_TBL] {
                 if self.dut.completable(c, p) {
                     push(Action::Complete(c as u8, p as u8));
                 }
             }
         }
-        for c in 0..=NUM_CORES {
+        for c in 0..=self.dut.cores() {
             if self.dut.mem.sb_len(c as u8) > 0 {
                 push(Action::Drain(c as u8));
             }
@@ -263,7 +270,7 @@ impl World {
 
     /// Some RTL work advances without any schedule decision.
     pub(super) fn rtl_progressing(&self) -> bool {
-        (0..NUM_CORES).any(|c| {
+        (0..self.dut.cores()).any(|c| {
             let o = &self.dut.out.core[c];
             let waits_on_schedule = [PORT_IRR, PORT_TBL]
                 .iter()
@@ -299,7 +306,7 @@ impl World {
     }
 
     pub(super) fn rtl_quiet(&self) -> bool {
-        (0..NUM_CORES).all(|c| {
+        (0..self.dut.cores()).all(|c| {
             let o = &self.dut.out.core[c];
             !o.busy
                 && !o.eval_busy

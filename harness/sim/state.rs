@@ -17,21 +17,21 @@ use crate::oracle::Oracles;
 pub(super) struct RunState {
     pub(super) threads: Vec<VcpuThread>,
     pub(super) guests: [Guest; MAX_VCPUS],
-    pub(super) kick: [bool; NUM_CORES],
+    pub(super) kick: [bool; MAX_CORES],
     pub(super) wake: [bool; MAX_VCPUS],
     pub(super) timer_fired: [bool; MAX_VCPUS],
     pub(super) apicv: Apicv,
     pub(super) preempted: [bool; MAX_VCPUS],
     pub(super) migrated: [bool; MAX_VCPUS],
     /// The vCPU whose guest a core runs (set at VMRUN); `NO_VCPU` before any.
-    pub(super) vcpu_on: [u8; NUM_CORES],
+    pub(super) vcpu_on: [u8; MAX_CORES],
     /// Per sender core: target vCPU and cycle of its last IRR write (doorbell target).
-    pub(super) irr_write: [(u8, u64); NUM_CORES],
+    pub(super) irr_write: [(u8, u64); MAX_CORES],
     /// Per vCPU thread: cycle of its last `kvm_lapic_set_irr` (software doorbells).
     pub(super) set_irr_at: [u64; MAX_VCPUS],
     pub(super) last_icr: [u64; MAX_VCPUS],
     /// Per core: the vCPU whose guest wrote the ICR its sender works on.
-    pub(super) icr_from: [u8; NUM_CORES],
+    pub(super) icr_from: [u8; MAX_CORES],
     /// The invariants' state ([`crate::oracle`]).
     pub(super) oracles: Oracles,
     pub(super) log: Vec<Event>,
@@ -59,27 +59,28 @@ const CHOICE_CAPACITY: usize = 512;
 
 impl RunState {
     /// The state of a run at reset: `threads` about to `vcpu_load`, `guests` at their first
-    /// instruction, core `c` running `vcpu_on[c]`.
+    /// instruction, core `c` running `vcpu_on[c]`, the timer on host CPU `timer_cpu`.
     pub(super) fn new(
         threads: Vec<VcpuThread>,
         guests: [Guest; MAX_VCPUS],
-        vcpu_on: [u8; NUM_CORES],
+        vcpu_on: [u8; MAX_CORES],
+        timer_cpu: u8,
         oracles: Oracles,
     ) -> Self {
         let mut s = RunState {
             threads,
             guests,
-            kick: [false; NUM_CORES],
+            kick: [false; MAX_CORES],
             wake: [false; MAX_VCPUS],
             timer_fired: [false; MAX_VCPUS],
             apicv: Apicv::default(),
             preempted: [false; MAX_VCPUS],
             migrated: [false; MAX_VCPUS],
             vcpu_on,
-            irr_write: [(NO_VCPU, 0); NUM_CORES],
+            irr_write: [(NO_VCPU, 0); MAX_CORES],
             set_irr_at: [0; MAX_VCPUS],
             last_icr: [0; MAX_VCPUS],
-            icr_from: [NO_VCPU; NUM_CORES],
+            icr_from: [NO_VCPU; MAX_CORES],
             oracles,
             log: Vec::new(),
             choices: Vec::new(),
@@ -88,7 +89,7 @@ impl RunState {
             acted_at: Vec::new(),
             rtl_seen: 0,
             violation: None,
-            timer_cpu: NUM_CORES as u8,
+            timer_cpu,
             ran: 0,
         };
         s.reserve();

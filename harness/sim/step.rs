@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::apic::{irr_word, Icr, IRR};
-use crate::dut::{DutError, DutEvent, NUM_CORES, PORT_IRR};
+use crate::dut::{DutError, DutEvent, MAX_CORES, PORT_IRR};
 use crate::guest::GuestOp;
 use crate::kvm::{
     decode_targets, GuestExit, Pc, VcpuThread, EXITING_GUEST_MODE, IN_GUEST_MODE,
@@ -85,7 +85,7 @@ impl World {
     /// Notes a write of every core whose inputs differ from `before`.
     pub(super) fn touch_changed_inputs(
         &mut self,
-        before: Option<&[crate::ffi::CoreIn; NUM_CORES]>,
+        before: Option<&[crate::ffi::CoreIn; MAX_CORES]>,
     ) {
         for (c, b) in before.into_iter().flatten().enumerate() {
             if self.dut.inp.core[c] != *b {
@@ -572,13 +572,14 @@ impl World {
                     host_id,
                 } => {
                     self.guest_on(core, "doorbell_valid_o", cycle)?;
-                    if usize::from(host_id) >= NUM_CORES {
+                    if usize::from(host_id) >= self.dut.cores() {
                         return Err(DutError::Contract {
                             cycle,
                             core,
                             signal: "doorbell_host_id_o",
                             what: format!(
-                                "host APIC ID {host_id} names no host CPU (0..{NUM_CORES})"
+                                "host APIC ID {host_id} names no host CPU (0..{})",
+                                self.dut.cores()
                             ),
                         }
                         .into());
@@ -624,7 +625,7 @@ impl World {
                 });
             }
         }
-        for cpu in 0..NUM_CORES {
+        for cpu in 0..self.dut.cores() {
             if !self.state.kick[cpu] {
                 continue;
             }

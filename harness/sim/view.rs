@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::apic::{irr_word, isr_word};
-use crate::dut::{NUM_CORES, PORT_RCV};
+use crate::dut::PORT_RCV;
 
 impl View for World {
     fn n_vcpus(&self) -> u8 {
@@ -78,7 +78,7 @@ impl View for World {
                 self.state.guests[v].next_op()
             );
         }
-        for c in 0..NUM_CORES {
+        for c in 0..self.dut.cores() {
             let o = &self.dut.out.core[c];
             let ports: Vec<usize> = (0..3).filter(|&p| self.dut.in_flight(c, p)).collect();
             if o.busy || o.eval_busy || o.in_service || !ports.is_empty() {
@@ -92,7 +92,7 @@ impl View for World {
                 );
             }
         }
-        for cpu in 0..=NUM_CORES as u8 {
+        for cpu in 0..=self.sc.cores {
             let n = self.dut.mem.sb_len(cpu);
             if n > 0 {
                 let _ = write!(s, "host CPU {cpu}: {n} stores buffered; ");

@@ -262,7 +262,7 @@ fn filters(sc: &Scenario) -> Vec<Filter> {
     step.push((255, "(unknown step)".into()));
     let mut action = vec![(0, "-".to_string())];
     action.extend(
-        lanes::all_actions(sc.kvm.n_vcpus)
+        lanes::all_actions(sc.kvm.n_vcpus, sc.cores)
             .into_iter()
             .map(|a| (u64::from(lanes::action_code(a)), a.to_string())),
     );

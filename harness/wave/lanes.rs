@@ -578,25 +578,27 @@ pub(crate) fn step_label(pc: Pc) -> String {
     }
 }
 
-/// Code of an action in the `action` lane: kind in the high nibble, agent in the low one.
+/// Code of an action in the `action` lane: kind in the high nibble, agent in the low one; cores
+/// and vCPUs 4 to 7 (beyond the default build's four) take codes of their own above 0x9F.
 pub(crate) fn action_code(a: Action) -> u8 {
     match a {
         Action::Thread(v) => 0x10 | (v & 15),
         Action::Guest(v) => 0x20 | (v & 15),
-        Action::Complete(c, p) => 0x30 | ((c & 3) << 2 | (p & 3)),
+        Action::Complete(c, p) if c < 4 => 0x30 | (c << 2 | (p & 3)),
+        Action::Complete(c, p) => 0xA0 | ((c & 3) << 2 | (p & 3)),
         Action::Drain(c) => 0x40 | (c & 15),
         Action::Timer(v) => 0x50 | (v & 15),
         Action::Preempt(v) => 0x60 | (v & 15),
         Action::Idle => 0x70,
-        Action::Migrate(v, c) => 0x80 | ((v & 3) << 2 | (c & 3)),
+        Action::Migrate(v, c) if v < 4 && c < 4 => 0x80 | (v << 2 | c),
+        Action::Migrate(v, c) => 0xC0 | ((v & 7) << 3 | (c & 7)),
         Action::Apicv => 0x90,
     }
 }
 
-/// Every action of a world with `n` vCPUs (host CPUs `0..=NUM_CORES`, the last one the
-/// timer's).
-pub(crate) fn all_actions(n: u8) -> Vec<Action> {
-    let cores = crate::dut::NUM_CORES as u8;
+/// Every action of a world with `n` vCPUs on `cores` cores (host CPUs `0..=cores`, the last
+/// one the timer's).
+pub(crate) fn all_actions(n: u8, cores: u8) -> Vec<Action> {
     let mut v = Vec::new();
     v.extend((0..n).map(Action::Thread));
     v.extend((0..n).map(Action::Guest));
@@ -672,7 +674,7 @@ mod tests {
 
     #[test]
     fn action_codes_are_distinct() {
-        let acts = all_actions(4);
+        let acts = all_actions(8, 8);
         let mut codes: Vec<u8> = acts.iter().map(|&a| action_code(a)).collect();
         codes.sort_unstable();
         codes.dedup();

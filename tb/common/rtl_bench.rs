@@ -15,7 +15,7 @@ pub use avic_cosim::ffi::{HwConfig, ModelKind};
 pub use avic_cosim::mem::Memory;
 use rstest::fixture;
 
-pub const N: usize = NUM_CORES;
+pub const N: usize = DEFAULT_CORES;
 
 /// The APM's order: one locked IRR set, IsRunning read after it completes, read fresh,
 /// destinations handled one by one, host-mode doorbells dropped.

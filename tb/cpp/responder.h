@@ -10,16 +10,54 @@
 
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
+
+#include "verilated.h"
 
 namespace avic_tb {
 
-constexpr unsigned kCores = 4;
+// Most cores a model may have (bindings/ffi.rs's port arrays, harness/dut.rs's MAX_CORES).
+constexpr unsigned kMaxCores = 8;
 constexpr unsigned kPorts = 3;
-constexpr unsigned kAllPorts = kCores * kPorts;
+constexpr unsigned kAllPorts = kMaxCores * kPorts;
+
+// Packed-array field access. Verilator stores ports of up to 64 bits as integers and wider
+// ones as VlWide<N> (32-bit words, least significant first).
+template <typename T>
+inline uint64_t get_bits(const T& v, unsigned lsb, unsigned width) {
+  const uint64_t m = width >= 64 ? ~0ULL : ((1ULL << width) - 1);
+  return (static_cast<uint64_t>(v) >> lsb) & m;
+}
+template <std::size_t W>
+inline uint64_t get_bits(const VlWide<W>& v, unsigned lsb, unsigned width) {
+  const uint64_t m = width >= 64 ? ~0ULL : ((1ULL << width) - 1);
+  const unsigned w0 = lsb / 32, off = lsb % 32;
+  uint64_t lo = v[w0];
+  if (w0 + 1 < W) lo |= static_cast<uint64_t>(v[w0 + 1]) << 32;
+  uint64_t r = lo >> off;
+  if (off != 0 && off + width > 64 && w0 + 2 < W) r |= static_cast<uint64_t>(v[w0 + 2]) << (64 - off);
+  return r & m;
+}
+template <typename T>
+inline void set_bits(T& v, unsigned lsb, unsigned width, uint64_t x) {
+  const uint64_t m = (width >= 64 ? ~0ULL : ((1ULL << width) - 1)) << lsb;
+  v = static_cast<T>((static_cast<uint64_t>(v) & ~m) | ((x << lsb) & m));
+}
+template <std::size_t W>
+inline void set_bits(VlWide<W>& v, unsigned lsb, unsigned width, uint64_t x) {
+  for (unsigned done = 0; done < width;) {
+    const unsigned b = lsb + done, w = b / 32, off = b % 32;
+    const unsigned n = std::min(32 - off, width - done);
+    const uint32_t m = (n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1)) << off;
+    v[w] = (v[w] & ~m) | (static_cast<uint32_t>((x >> done) << off) & m);
+    done += n;
+  }
+}
 
 // avic_pkg::mem_op_e.
 enum : uint8_t { kRead = 0, kWrite = 1, kLockSet = 2, kLockClr = 3 };
@@ -94,19 +132,19 @@ class Responder {
           busy_ &= ~(1u << i);
         }
       } else {
-        f.op = static_cast<uint8_t>((t.mem_req_op_o >> (2 * i)) & 3);
+        f.op = static_cast<uint8_t>(get_bits(t.mem_req_op_o, 2 * i, 2));
         f.addr = static_cast<uint64_t>(t.mem_req_addr_o[2 * i]) |
                  static_cast<uint64_t>(t.mem_req_addr_o[2 * i + 1]) << 32;
         f.wdata = static_cast<uint64_t>(t.mem_req_wdata_o[2 * i]) |
                   static_cast<uint64_t>(t.mem_req_wdata_o[2 * i + 1]) << 32;
-        f.mask = static_cast<uint8_t>(t.mem_req_mask_o[i / 4] >> (8 * (i % 4)));
+        f.mask = static_cast<uint8_t>(get_bits(t.mem_req_mask_o, 8 * i, 8));
         f.accepted = cycle;
         busy_ |= 1u << i;
         ready |= 1u << i;
       }
     }
-    t.mem_req_ready_i = static_cast<uint16_t>(ready);
-    t.mem_rsp_valid_i = static_cast<uint16_t>(rsp);
+    t.mem_req_ready_i = static_cast<std::decay_t<decltype(t.mem_req_ready_i)>>(ready);
+    t.mem_rsp_valid_i = static_cast<std::decay_t<decltype(t.mem_rsp_valid_i)>>(rsp);
   }
 
   // Ports with an accepted transaction not yet completed (bit core * 3 + port).

@@ -10,6 +10,9 @@
 
 namespace avic_tb {
 
+// The stimulus is written for avic_top's default four cores (the build tb/cpp/Makefile makes).
+constexpr unsigned kCores = 4;
+
 constexpr uint64_t kPhysTable = 0x1000;
 constexpr uint64_t kLogTable = 0x2000;
 constexpr uint64_t kBackingBase = 0x10000;
@@ -23,6 +26,7 @@ constexpr uint64_t phys_entry(bool valid, bool running, uint64_t back, uint64_t 
 // holds reset for two calls of `clock`.
 template <typename V, typename Clock>
 void setup(V& t, Memory& mem, Clock clock) {
+  static_assert(sizeof(t.backing_i) == kCores * 8, "tb/cpp expects a 4-core build");
   mem.at(kPhysTable + 0) = phys_entry(true, true, backing(0), 0);
   mem.at(kPhysTable + 8) = phys_entry(true, true, backing(1), 1);
   mem.at(kPhysTable + 16) = phys_entry(true, false, backing(2), 2);

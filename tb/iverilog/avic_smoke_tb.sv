@@ -15,9 +15,11 @@
 
 `timescale 1ns / 1ps
 
-module avic_smoke_tb;
+// Cores: the RTL's NumCores (make iverilog-smoke runs 4 and 8; cores 4..7 stay idle).
+module avic_smoke_tb #(
+  parameter int Cores = 4
+);
 
-  localparam int Cores = 4;
   localparam int Ports = Cores * 3;
   localparam logic [63:0] PhysTable = 64'h1000;
   localparam logic [63:0] LogTable = 64'h2000;
@@ -202,15 +204,17 @@ module avic_smoke_tb;
     end
     busy = '0;
     cyc = 0;
-    guest_mode_i = 4'b0011;
+    guest_mode_i = Cores'(2'b11);
     vmrun_i = '0;
     ldr_cluster_i = '0;
     icr_wr_i = '0;
     intr_ready_i = '1;
     eoi_i = '0;
     sw_doorbell_i = '0;
-    self_idx_i = {8'd3, 8'd2, 8'd1, 8'd0};
-    for (int c = 0; c < Cores; c++) backing_i[c*64 +: 64] = backing(c);
+    for (int c = 0; c < Cores; c++) begin
+      self_idx_i[c*8 +: 8] = 8'(c);
+      backing_i[c*64 +: 64] = backing(c);
+    end
     icr_lo_i = '0;
     icr_hi_i = '0;
     mem_req_ready_i = '0;
