@@ -84,7 +84,7 @@ fn every_source_file_is_in_the_layout_table() {
         let name = f.file_name().unwrap().to_string_lossy().to_string();
         let named = rows.iter().any(|row| {
             let ps = paths(row);
-            ps.iter().any(|p| *p == rel)
+            ps.contains(&rel)
                 || (ps
                     .iter()
                     .any(|p| p.ends_with('/') && rel.starts_with(p.as_str()))
