@@ -1,5 +1,5 @@
 //! The registry of hardware orderings, KVM generations and knobs: `GENERATION+KNOB...` on
-//! every command and in scenario files, errors naming the bad part, `[check]` ignored.
+//! every command and in scenario files, errors naming the bad part.
 
 use avic_cosim::report::{kvm_row, parse_kvm};
 use avic_cosim::scenario::parse;
@@ -40,21 +40,6 @@ fn composed_kvm_in_a_scenario_file() {
     assert_eq!(
         kvm_row("V4+no-block-fences").unwrap().name,
         "V4-no-block-fences"
-    );
-}
-
-#[test]
-fn check_tables_are_ignored_with_a_warning() {
-    let f = parse(
-        &(SEED.to_string() + "\n[check]\ninvariants = [\"no-lost-ipi\"]\n"),
-        "old.toml",
-    )
-    .unwrap();
-    assert_eq!(f.warnings.len(), 1);
-    assert!(
-        f.warnings[0].contains("old.toml: [check] is ignored"),
-        "{:?}",
-        f.warnings
     );
 }
 
