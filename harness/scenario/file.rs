@@ -350,7 +350,7 @@ fn line_col(text: &str, span: Option<Range<usize>>) -> (usize, usize) {
 }
 
 /// Parses scenario text; `file` names it in errors. A knob spelled the old way
-/// ([`RENAMED_KNOBS`]) loads as the new one, with a warning in [`ScenarioFile::warnings`]
+/// ([`RENAMED_KNOBS`](crate::scenario::variants::RENAMED_KNOBS)) loads as the new one, with a warning in [`ScenarioFile::warnings`]
 /// that is also printed on stderr.
 pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
     let raw: Raw = toml::from_str(text).map_err(|e| {

@@ -54,7 +54,7 @@
 //! A `[check]` table (an old file's `invariants = [...]`) is an error at its line: every run
 //! judges every invariant.
 //!
-//! - [`file`]: the TOML format (parsing, spans, [`parse`], [`load`]).
+//! - [`file`](mod@file): the TOML format (parsing, spans, [`parse`], [`load`]).
 //! - [`variants`]: the one registry of hardware orderings, KVM generations and knobs.
 //! - [`bundled`]: the scenarios of `scenarios/`, compiled in ([`BUNDLED`], [`load_scenario`]).
 
