@@ -460,7 +460,7 @@ pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("scenario");
-    let mut warnings: Vec<String> = raw
+    let warnings: Vec<String> = raw
         .kvm
         .knobs
         .renamed
