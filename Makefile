@@ -4,6 +4,8 @@
 #   make lint   verilator --lint-only -Wall, Yosys synthesis (cell counts), rustfmt, clippy
 #   make golden   regenerates tb/golden/NAME.matrix, the full matrix of every scenarios/*.toml
 #                 (tb/golden.rs diffs them in make test; docs/verification.md)
+#   make fixtures regenerates tb/fixtures/BUG.replay, one minimized replay file per historical
+#                 bug (tb/fixtures.rs replays them in make test; docs/verification.md)
 #   make mutants  the mutation score: tb/mutants/mutants.toml against the golden matrices
 #                 (MUTANTS=id,id for some; make mutants-quick for the subset .ci/run runs)
 #   make bench  benchmarks against the pure C++ testbench (tb/cpp); make build-times
@@ -22,7 +24,7 @@ RTL_F  := rtl/avic.f
 RTL    := $(shell grep -v -e '^//' -e '^+' $(RTL_F))
 RTL_I  := $(patsubst +incdir+%,-I%,$(shell grep '^+incdir+' $(RTL_F)))
 
-.PHONY: golden mutants mutants-quick
+.PHONY: golden fixtures mutants mutants-quick
 .PHONY: coverage run test lint deps deps-rust deps-sim deps-lint rtl-lint synth clean \
         bench build-times tb-cpp cocotb-venv iverilog-smoke container-check lint-ci-files msrv-check
 
@@ -50,6 +52,44 @@ golden: deps
 	    --golden $(GOLDEN_DIR)/$$n.matrix --replay-dir target/golden/replays >/dev/null; rc=$$?; \
 	  [ $$rc -le 1 ] || { echo "golden: scenario $$n failed (exit $$rc)"; exit 1; }; \
 	  echo "golden: $(GOLDEN_DIR)/$$n.matrix ($$(grep -vc '^#' $(GOLDEN_DIR)/$$n.matrix) cells, $$(( $$(date +%s) - start )) s)"; \
+	done
+
+# The bug-named replay fixtures (docs/verification.md): for each historical bug, the search of
+# one cell of a bundled scenario (`explore`, the scenario's [explore] budget, minimized), its
+# replay file kept as tb/fixtures/BUG.replay; files of bugs no longer listed are removed. Each
+# entry is BUG:SCENARIO:HARDWARE:KVM. The search is deterministic, so an unchanged model writes
+# the same files; tb/fixtures.rs fails when a fixture's scenario changed (rerun this, review).
+FIXTURES_DIR := tb/fixtures
+FIXTURES := \
+  b1-reemulation-duplicate:seed:apm:V1 \
+  b1b-proposal-duplicate:seed:apm:V1b \
+  b2-per-dest-duplicate:invalid-target:per-dest:V4 \
+  invalid-target-lost-ipi:invalid-target:apm:V3 \
+  c1-in-flight-lost-wakeup:seed:in-flight:V3 \
+  c1-isrun-first-lost-wakeup:seed:isrun-first:V3 \
+  c1-stale-isrun-lost-wakeup:seed:stale:V3 \
+  c2-running-on-load-lost-wakeup:c2b-window:apm:V4+running-on-load \
+  c2b-preempt-window-lost-wakeup:c2b-window:apm:V2 \
+  c4-irr-pending-lost-wakeup:apicv-inhibit:apm:V2 \
+  a3-stale-cpu-doorbell-target:migration:apm:V0 \
+  no-block-fences-lost-wakeup:seed:apm:V4-no-block-fences \
+  v3-fast-path-lost-wakeup:logical-flat:apm:V3-fast
+fixtures: deps
+	$(CARGO) build --release --bin avic-cosim
+	@mkdir -p $(FIXTURES_DIR)
+	@names=" $(foreach f,$(FIXTURES),$(word 1,$(subst :, ,$(f)))) "; \
+	for g in $(FIXTURES_DIR)/*.replay; do [ -e "$$g" ] || continue; \
+	  case "$$names" in *" $$(basename "$$g" .replay) "*) ;; \
+	    *) echo "fixtures: removing $$g"; rm "$$g";; esac; done
+	@for e in $(FIXTURES); do IFS=: read -r bug sc hw kvm <<< "$$e"; \
+	  d=target/fixtures/$$bug; rm -rf "$$d"; mkdir -p "$$d"; \
+	  env -u AVIC_COSIM_SEEDS -u AVIC_COSIM_BOUND -u AVIC_COSIM_MAX_RUNS \
+	    target/release/avic-cosim explore --scenario "$$sc" --hw "$$hw" --kvm "$$kvm" --quiet \
+	    --replay-dir "$$d" > "$$d/explore.log"; rc=$$?; \
+	  [ $$rc -eq 1 ] || { echo "fixtures: $$bug: explore exited $$rc, expected 1 (a violation; $$d/explore.log)"; exit 1; }; \
+	  set -- "$$d"/*.replay; [ $$# -eq 1 ] && [ -f "$$1" ] || { echo "fixtures: $$bug: no replay file in $$d"; exit 1; }; \
+	  cp "$$1" $(FIXTURES_DIR)/$$bug.replay; \
+	  echo "fixtures: $(FIXTURES_DIR)/$$bug.replay ($$sc, $$hw, $$kvm: $$(sed -n 's/^invariant = //p' "$$1"))"; \
 	done
 
 # The mutation score (docs/verification.md): every mutant of tb/mutants/mutants.toml (or

@@ -52,7 +52,7 @@ pub fn highest_vector(regs: &[u32; 8]) -> Option<u8> {
         .map(|n| (n as u8) << 5 | (31 - regs[n].leading_zeros()) as u8)
 }
 
-/// Failure cause in EXITINFO2[63:32] (APM Table 15-27, Linux `AVIC_IPI_FAILURE_*`).
+/// Failure cause in EXITINFO2\[63:32\] (APM Table 15-27, Linux `AVIC_IPI_FAILURE_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Cause {
     /// 0: not Fixed delivery mode, or level triggered; nothing delivered.
@@ -172,7 +172,7 @@ impl LogEntry {
     }
 }
 
-/// Destination shorthand, ICR[19:18].
+/// Destination shorthand, ICR\[19:18\].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Shorthand {
     /// 00: the destination field.
@@ -271,13 +271,13 @@ impl Icr {
 /// EXITINFO1/EXITINFO2 of #VMEXIT AVIC_INCOMPLETE_IPI (APM 15.29.9.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ExitInfo {
-    /// EXITINFO1[31:0].
+    /// EXITINFO1\[31:0\].
     pub icr_lo: u32,
-    /// EXITINFO1[63:32].
+    /// EXITINFO1\[63:32\].
     pub icr_hi: u32,
-    /// EXITINFO2[63:32], as the raw id (see [`Cause::from_id`]).
+    /// EXITINFO2\[63:32\], as the raw id (see [`Cause::from_id`]).
     pub cause_id: u32,
-    /// EXITINFO2[11:0]: table index (valid for causes 1..3).
+    /// EXITINFO2\[11:0\]: table index (valid for causes 1..3).
     pub index: u16,
 }
 

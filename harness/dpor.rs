@@ -74,7 +74,7 @@
 //! every earlier choice point of the execution where it was enabled (conservative backtrack
 //! points, as in bounded POR, Coons, Musuvathi and McKinley, OOPSLA 2013; their bound counts
 //! preemptions, ours deviations from [`crate::sched::Policy::Continue`]). This is checked, not
-//! proved: on all 70 cells of the seed scenario the bounded search reaches every trace class
+//! proved: on every cell of the seed scenario (77 today) the bounded search reaches every trace class
 //! of the bounded enumeration's holding runs and the same verdicts (`tb/dpor.rs`); with
 //! backtrack points only back to where the action became enabled, one cell lost a class.
 //!

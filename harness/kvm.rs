@@ -3,9 +3,13 @@
 //! Every kernel step named here is mapped to its source and commits in `docs/kvm-model.md`
 //! (the verified reference); section numbers below (`§2`, `§4 V3`, ...) point into it.
 //!
-//! One [`VcpuThread`] per vCPU runs on host CPU = vCPU id. [`VcpuThread::step`] performs
+//! One [`VcpuThread`] per vCPU, on host CPU = vCPU id unless the scenario places it elsewhere
+//! ([`VcpuThread::place`]); a preemption may migrate it to another host CPU
+//! ([`VcpuThread::migrate`], the world's `Action::Migrate`, scenario `migrate_to`:
+//! `kvm_sched_out`, the context switch, `kvm_sched_in` on the new CPU, then
+//! `vcpu->cpu = cpu`). [`VcpuThread::step`] performs
 //! exactly one shared-memory access (a load, a store, a locked RMW or a fence, on the x86-TSO
-//! [`Memory`] through the thread's own store buffer) or one local action (VMRUN, a doorbell
+//! [`Memory`](crate::mem::Memory) through the thread's own store buffer) or one local action (VMRUN, a doorbell
 //! WRMSR, a reschedule IPI, a wake-up of another thread, a decision), then advances the
 //! program counter [`Pc`]. Between any two steps the cycle loop ([`crate::sim`]) may run another thread, drain a
 //! store buffer or clock the RTL. Everything the software does to the hardware or to the

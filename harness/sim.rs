@@ -29,7 +29,7 @@
 //!
 //! # Branching
 //!
-//! On the [`ModelKind::Savable`] build a world can be saved at a choice point
+//! On the [`ModelKind::Savable`](crate::ffi::ModelKind::Savable) build a world can be saved at a choice point
 //! ([`World::run_observed`] shows it each one, [`World::snapshot`] saves it) and put back
 //! there later ([`World::restore`]) to run on with another choice: the exhaustive search of
 //! [`crate::explore`] branches that way instead of re-simulating every schedule from reset.
@@ -75,7 +75,7 @@ pub enum WorldError {
 }
 
 /// A [`World`] saved at a choice point ([`World::snapshot`]): the [`Dut`] with its memory
-/// and the RTL's `--savable` bytes, and the [`RunState`] (everything else a run depends on
+/// and the RTL's `--savable` bytes, and the `RunState` (everything else a run depends on
 /// from there), so that a run resumed from it ([`World::restore`], [`World::from_snapshot`])
 /// with any schedule that agrees with the choices made so far is the run a fresh world would
 /// make under that schedule.

@@ -27,6 +27,7 @@ fn message(text: &str) -> String {
 #[case::bound("bound out of range", ("bound = 2", "bound = 9"), "s.toml:26:9: bound must be in 0..=6, found 9")]
 #[case::cpu_taken("host CPU taken twice", ("timer = true", "timer = true\ncpu = 0"), "s.toml:22:7: vCPU 1: cpu = 0: host CPU 0 is already vCPU 0's")]
 #[case::cpu_range("host CPU out of range", ("timer = true", "timer = true\nmigrate_to = 7"), "s.toml:22:14: vCPU 1: migrate_to must be a host CPU in 0..=3, found 7")]
+#[case::check("a [check] table", ("bound = 2", "bound = 2\n\n[check]\ninvariants = [\"no-lost-ipi\"]"), "s.toml:28:2: `[check]` is not a scenario table: every run judges every invariant (docs/oracles.md); remove it")]
 #[case::missing("missing section", ("[kvm]\nvariant = \"V3\"\n", ""), "s.toml:1:1: missing field `kvm`")]
 fn bad_scenario_files_get_a_precise_message(
     #[case] _what: &str,
@@ -36,6 +37,36 @@ fn bad_scenario_files_get_a_precise_message(
     assert!(SEED.contains(edit.0), "the seed no longer has `{}`", edit.0);
     let msg = message(&SEED.replacen(edit.0, edit.1, 1));
     assert!(msg.starts_with(want), "got: {msg}\nwant: {want}...");
+}
+
+/// `[check] invariants` was parsed and never read: in any spelling it is an error at its line,
+/// not a silent promise that only some invariants are judged.
+#[rstest]
+#[case::table("\n[check]\ninvariants = [\"no-lost-ipi\"]\n", false, 28, 2)]
+#[case::empty_table("\n[check]\n", false, 28, 2)]
+#[case::dotted_key("check.invariants = [\"no-lost-ipi\"]\n", true, 1, 1)]
+#[case::inline("check = { invariants = [] }\n", true, 1, 1)]
+fn a_check_table_is_an_error_at_its_line(
+    #[case] check: &str,
+    #[case] top_level_key: bool,
+    #[case] line: usize,
+    #[case] column: usize,
+) {
+    // A top-level key goes before the first table header; a table after the file.
+    let text = if top_level_key {
+        format!("{check}{SEED}")
+    } else {
+        format!("{SEED}{check}")
+    };
+    assert_eq!(
+        message(&text),
+        format!(
+            "s.toml:{line}:{column}: `[check]` is not a scenario table: every run judges every \
+             invariant (docs/oracles.md); remove it"
+        )
+    );
+    // The same file without it loads.
+    assert!(parse(&text.replace(check, ""), "s.toml").is_ok());
 }
 
 #[test]

@@ -11,7 +11,9 @@ fn root() -> &'static Path {
 /// The table's rows: the text of every line starting with `|` under `## Layout`.
 fn rows() -> Vec<String> {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let start = readme.find("\n## Layout\n").expect("README.md has a Layout section");
+    let start = readme
+        .find("\n## Layout\n")
+        .expect("README.md has a Layout section");
     readme[start + 1..]
         .lines()
         .skip(1)
@@ -43,10 +45,7 @@ fn files(dir: &Path, exts: &[&str], out: &mut Vec<PathBuf>) {
         let p = e.unwrap().path();
         if p.is_dir() {
             files(&p, exts, out);
-        } else if exts
-            .iter()
-            .any(|x| p.extension().is_some_and(|e| e == *x))
-        {
+        } else if exts.iter().any(|x| p.extension().is_some_and(|e| e == *x)) {
             out.push(p);
         }
     }
@@ -61,7 +60,10 @@ fn every_path_the_layout_table_names_exists() {
             if p == "path" || p.contains('*') || p.contains("NAME") {
                 continue;
             }
-            assert!(root().join(&p).exists(), "README Layout names `{p}`, which does not exist");
+            assert!(
+                root().join(&p).exists(),
+                "README Layout names `{p}`, which does not exist"
+            );
         }
     }
 }
@@ -80,7 +82,11 @@ fn every_source_file_is_in_the_layout_table() {
     assert!(all.len() > 50, "found {} source files", all.len());
     let mut missing = Vec::new();
     for f in &all {
-        let rel = f.strip_prefix(root()).unwrap().to_string_lossy().to_string();
+        let rel = f
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
         let name = f.file_name().unwrap().to_string_lossy().to_string();
         let named = rows.iter().any(|row| {
             let ps = paths(row);
@@ -89,10 +95,12 @@ fn every_source_file_is_in_the_layout_table() {
                     .iter()
                     .any(|p| p.ends_with('/') && rel.starts_with(p.as_str()))
                     && row.contains(&format!("`{name}`")))
-                || ps.iter().any(|p| p.ends_with('/') && rel.starts_with(p.as_str()) && {
-                    // A file of a sub-folder named with its folder (`thread/exec.rs`).
-                    let sub = &rel[p.len()..];
-                    row.contains(&format!("`{sub}`"))
+                || ps.iter().any(|p| {
+                    p.ends_with('/') && rel.starts_with(p.as_str()) && {
+                        // A file of a sub-folder named with its folder (`thread/exec.rs`).
+                        let sub = &rel[p.len()..];
+                        row.contains(&format!("`{sub}`"))
+                    }
                 })
         });
         if !named {

@@ -3,7 +3,9 @@
 //!
 //! Each test states a scenario, finds a violating schedule by search (none is written by
 //! hand), asserts the exact invariant, vCPU, vector and the events that led to it, and shows
-//! that flipping the hardware or KVM variant flips the verdict.
+//! that flipping the hardware or KVM variant flips the verdict. The schedules these searches
+//! rediscover are also kept, one per bug, as replay fixtures (`tb/fixtures/`, `tb/fixtures.rs`,
+//! `make fixtures`).
 
 use avic_cosim::apic::Icr;
 use avic_cosim::dut::DutEvent;

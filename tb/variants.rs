@@ -1,5 +1,5 @@
 //! The registry of hardware orderings, KVM generations and knobs: `GENERATION+KNOB...` on
-//! every command and in scenario files, errors naming the bad part, `[check]` ignored.
+//! every command and in scenario files, errors naming the bad part.
 
 use avic_cosim::report::{kvm_row, parse_kvm};
 use avic_cosim::scenario::parse;
@@ -43,21 +43,6 @@ fn composed_kvm_in_a_scenario_file() {
     );
 }
 
-#[test]
-fn check_tables_are_ignored_with_a_warning() {
-    let f = parse(
-        &(SEED.to_string() + "\n[check]\ninvariants = [\"no-lost-ipi\"]\n"),
-        "old.toml",
-    )
-    .unwrap();
-    assert_eq!(f.warnings.len(), 1);
-    assert!(
-        f.warnings[0].contains("old.toml: [check] is ignored"),
-        "{:?}",
-        f.warnings
-    );
-}
-
 /// `--kvm V4+no-wake-up-mb` on matrix, run, explore, replay and minimize.
 #[test]
 fn composed_kvm_on_every_command() {
@@ -92,8 +77,22 @@ fn composed_kvm_on_every_command() {
             .any(|l| l.starts_with("stale") && l.contains(" V5+no-sleep-put ")),
         "{out}"
     );
-    let r = cosim(&["run", "seed", "--kvm", "V4+no-wake-up-mb"]);
-    assert!(text(&r.stdout).contains("verdict: "), "{}", text(&r.stderr));
+    // run names the cell it ran: the composition, called by its row's name, was applied.
+    for (kvm, named) in [
+        ("V4+no-wake-up-mb", "V4-no-wake-up-mb"),
+        ("V5+no-sleep-put", "V5+no-sleep-put"),
+    ] {
+        let r = cosim(&["run", "seed", "--kvm", kvm]);
+        let out = text(&r.stdout);
+        assert!(
+            out.starts_with(&format!(
+                "run: scenario seed, hw apm, kvm {named}, the default order\n"
+            )),
+            "{out}{}",
+            text(&r.stderr)
+        );
+        assert!(out.contains("verdict: "), "{out}");
+    }
     let e = cosim(&[
         "explore",
         "--hw",
@@ -111,9 +110,32 @@ fn composed_kvm_on_every_command() {
     assert_eq!(e.status.code(), Some(1), "{}", text(&e.stdout));
     let file = dir.path().join("r/seed-stale-V4-no-wake-up-mb.replay");
     let f = file.to_str().unwrap();
+    let body = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        body.contains("variant = \"V4\"\nknobs = [\"no-wake-up-mb\"]"),
+        "{body}"
+    );
+    // The same schedule recorded as plain V4: `--kvm V4+no-wake-up-mb` brings the knob back,
+    // and the violation with it.
+    let plain = dir.path().join("plain.replay");
+    let body_v4 = body
+        .replace("name = \"V4-no-wake-up-mb\"", "name = \"V4\"")
+        .replace("knobs = [\"no-wake-up-mb\"]", "knobs = []");
+    assert_ne!(body_v4, body);
+    std::fs::write(&plain, &body_v4).unwrap();
+    let pl = plain.to_str().unwrap();
+    let p = cosim(&["replay", pl]);
+    assert!(
+        text(&p.stdout).contains("hw stale, kvm V4, "),
+        "{}",
+        text(&p.stdout)
+    );
+    let p = cosim(&["replay", pl, "--kvm", "V4+no-wake-up-mb"]);
+    let pout = text(&p.stdout);
+    assert_eq!(p.status.code(), Some(1), "{pout}");
+    assert!(pout.contains("hw stale, kvm V4-no-wake-up-mb, "), "{pout}");
+    assert!(pout.contains("reproduced: "), "{pout}");
     // Replaying on another configuration: the same schedule, judged there.
-    let p = cosim(&["replay", f, "--kvm", "V4+no-wake-up-mb"]);
-    assert_eq!(p.status.code(), Some(1), "{}", text(&p.stdout));
     let p = cosim(&["replay", f, "--hw", "apm", "--kvm", "V5+no-sleep-put"]);
     assert!(
         text(&p.stdout).contains("hw apm, kvm V5+no-sleep-put"),
@@ -123,7 +145,7 @@ fn composed_kvm_on_every_command() {
     let min = dir.path().join("min.replay");
     let n = cosim(&[
         "minimize",
-        f,
+        pl,
         "--kvm",
         "V4+no-wake-up-mb",
         "--out",
@@ -131,6 +153,16 @@ fn composed_kvm_on_every_command() {
         "-q",
     ]);
     assert_eq!(n.status.code(), Some(0), "{}", text(&n.stderr));
+    // The minimized file records the configuration it was minimized on, the knob included.
+    let m = std::fs::read_to_string(&min).unwrap();
+    assert!(
+        m.contains("name = \"V4-no-wake-up-mb\"\nvariant = \"V4\"\nknobs = [\"no-wake-up-mb\"]"),
+        "{m}"
+    );
+    assert_eq!(
+        cosim(&["replay", min.to_str().unwrap()]).status.code(),
+        Some(1)
+    );
     // Unknown parts: usage error naming the part and the valid ones.
     let bad = cosim(&["run", "--kvm", "V4+no-wakeup-mb"]);
     let err = text(&bad.stderr);

@@ -132,7 +132,8 @@ pub struct KvmConfig {
     pub knobs: Knobs,
     /// Memory layout.
     pub layout: KvmLayout,
-    /// Number of vCPUs (1..=[`MAX_VCPUS`]); vCPU `i` has APIC ID `i` and runs on host CPU `i`.
+    /// Number of vCPUs (1..=[`MAX_VCPUS`]); vCPU `i` has APIC ID `i` (its thread's host CPU is
+    /// the world's placement, `i` by default, and may change by migration).
     pub n_vcpus: u8,
     /// Logical APIC ID (`LDR[31:24]`) of each vCPU, for logical destinations; 0 = matches no
     /// logical destination except broadcast. Flat model: a bit mask; cluster model: cluster
@@ -240,7 +241,7 @@ impl Targets {
 /// ICR sent by `sender`: shorthands; physical destination (APIC ID = vCPU id, 0xFF =
 /// broadcast); logical flat model (`logical_ids[v] & dest != 0`, 0xFF = broadcast) and
 /// cluster model (same cluster, a common bit).
-/// Cluster mode and x2APIC are not modelled.
+/// x2APIC is not modelled.
 pub fn decode_targets(icr: &Icr, sender: u8, cfg: &KvmConfig) -> Targets {
     let mut t = Targets::default();
     let n = cfg.n_vcpus.min(MAX_VCPUS as u8);

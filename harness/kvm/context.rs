@@ -233,7 +233,7 @@ pub trait HostCtx {
     /// Software WRMSR to the AVIC doorbell with `host_id`.
     fn ring_doorbell(&mut self, host_id: u16);
     /// The scheduler side of `wake_up_process`: make `vcpu`'s thread runnable if it sleeps
-    /// (the world calls [`VcpuThread::on_wake`] on it). The task state was already set to
+    /// (the world calls [`VcpuThread::on_wake`](crate::kvm::VcpuThread::on_wake) on it). The task state was already set to
     /// `TASK_RUNNING` in memory by the calling step.
     fn wake_thread(&mut self, vcpu: u8);
     /// `smp_send_reschedule(host_cpu)`: forces the guest running there to exit

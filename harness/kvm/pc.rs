@@ -49,7 +49,7 @@ pub enum Pc {
         via: LoadVia,
     },
     /// `avic_vcpu_load`: `WRITE_ONCE` of the entry with host id = `vcpu->cpu` and IsRunning
-    /// per [`LoadRule`] (masked to 0 when `!enable_ipiv`, V5).
+    /// per [`LoadRule`](crate::kvm::LoadRule) (masked to 0 when `!enable_ipiv`, V5).
     AvicVcpuLoadStoreEntry {
         /// Caller.
         via: LoadVia,
@@ -64,7 +64,7 @@ pub enum Pc {
     VcpuEnterGuestStoreMode,
     /// `vcpu_enter_guest`: `kvm_vcpu_srcu_read_unlock` → `__srcu_read_unlock`'s
     /// `smp_mb(); /* C */`, a full fence after the mode store (skipped with
-    /// [`Knobs::no_enter_mb`]); the `smp_mb__after_srcu_read_unlock()` after it is empty.
+    /// [`Knobs::no_enter_mb`](crate::kvm::Knobs::no_enter_mb)); the `smp_mb__after_srcu_read_unlock()` after it is empty.
     VcpuEnterGuestMb,
     /// `kvm_vcpu_exit_request()`: load `vcpu->mode`; `EXITING_GUEST_MODE` cancels entry.
     VcpuEnterGuestCheckMode,
@@ -75,7 +75,7 @@ pub enum Pc {
     VcpuEnterGuestAbort,
     /// `svm_vcpu_run`: VMRUN (local action; the hardware scans the vIRR).
     Vmrun,
-    /// The guest runs; the thread waits for [`VcpuThread::on_exit`]. Not runnable.
+    /// The guest runs; the thread waits for [`VcpuThread::on_exit`](crate::kvm::VcpuThread::on_exit). Not runnable.
     InGuest,
     /// After #VMEXIT: store `mode = OUTSIDE_GUEST_MODE` (+ `smp_wmb`), then dispatch on
     /// the exit (`svm_handle_exit`).
@@ -100,11 +100,11 @@ pub enum Pc {
     /// `prepare_to_rcuwait`: `rcu_assign_pointer(w->task, current)` (release store).
     PrepareToRcuwait,
     /// `set_current_state(TASK_INTERRUPTIBLE)`: `smp_store_mb` = `xchg` (drains the store
-    /// buffer); a plain store with [`Knobs::no_block_fences`].
+    /// buffer); a plain store with [`Knobs::no_block_fences`](crate::kvm::Knobs::no_block_fences).
     SetCurrentState,
     /// `kvm_vcpu_check_block`: `srcu_read_lock` → `__srcu_read_lock`: `smp_mb(); /* B */`
     /// after the counter increment, before any vIRR access (skipped with
-    /// [`Knobs::no_block_fences`]). The matching `srcu_read_unlock` (fence C) at the end of
+    /// [`Knobs::no_block_fences`](crate::kvm::Knobs::no_block_fences)). The matching `srcu_read_unlock` (fence C) at the end of
     /// the check is not a step: it follows the last vIRR load and precedes `schedule()`'s own
     /// fence, so under TSO it only drains the buffer earlier than the schedule might.
     CheckBlockSrcuReadLock,
@@ -123,13 +123,13 @@ pub enum Pc {
     /// `schedule()` decided to sleep: the context switch's `kvm_sched_out` →
     /// `kvm_arch_vcpu_put` → `svm_vcpu_put` → `avic_vcpu_put`: `READ_ONCE` of the entry
     /// (V2+ returns if IsRunning is already 0; V0 always writes it back with IsRunning=0).
-    /// Not with [`Knobs::no_sleep_put`].
+    /// Not with [`Knobs::no_sleep_put`](crate::kvm::Knobs::no_sleep_put).
     ScheduleKvmSchedOut,
-    /// Asleep in `schedule()`; not runnable until [`VcpuThread::on_wake`].
+    /// Asleep in `schedule()`; not runnable until [`VcpuThread::on_wake`](crate::kvm::VcpuThread::on_wake).
     Sleeping,
     /// Woken: `kvm_sched_in` → `kvm_arch_vcpu_load` → `avic_vcpu_load`, first access (as
     /// [`Pc::KvmArchVcpuLoad`]), before `schedule()` returns. Not with
-    /// [`Knobs::no_sleep_put`].
+    /// [`Knobs::no_sleep_put`](crate::kvm::Knobs::no_sleep_put).
     ScheduleKvmSchedIn,
     /// `schedule()` returns after a wake-up (local); the loop goes back to
     /// `set_current_state`.
@@ -142,7 +142,7 @@ pub enum Pc {
     /// `avic_is_running = true`) → `avic_vcpu_load`, first access (as
     /// [`Pc::KvmArchVcpuLoad`]).
     AvicVcpuUnblocking,
-    /// A3 ([`Traits::stale_cpu_on_unblock`]): `avic_set_running` → `avic_vcpu_load(vcpu,
+    /// A3 ([`Traits::stale_cpu_on_unblock`](crate::kvm::Traits::stale_cpu_on_unblock)): `avic_set_running` → `avic_vcpu_load(vcpu,
     /// vcpu->cpu)`, first access of the load after the `vcpu->cpu` load of
     /// [`Pc::AvicVcpuUnblocking`]; preemptible, like the rest of this load.
     AvicSetRunningLoad,
@@ -194,12 +194,12 @@ pub enum Pc {
     /// `kvm_make_request(KVM_REQ_EVENT, target)`: `smp_wmb` + locked `set_bit`; then kick.
     KvmMakeRequest,
     /// `kvm_vcpu_wake_up` → `rcuwait_wake_up`: `smp_mb() /* (B) */` (skipped with
-    /// [`Knobs::no_wake_up_mb`]).
+    /// [`Knobs::no_wake_up_mb`](crate::kvm::Knobs::no_wake_up_mb)).
     RcuwaitWakeUpMb,
     /// `rcuwait_wake_up`: `rcu_dereference(w->task)` (load of the target's `wait.task`).
     RcuwaitWakeUpLoadTask,
     /// `wake_up_process(task)`: `ttwu` state match, modelled as a locked cmpxchg of the
-    /// target's state `TASK_INTERRUPTIBLE → TASK_RUNNING`, plus [`HostCtx::wake_thread`].
+    /// target's state `TASK_INTERRUPTIBLE → TASK_RUNNING`, plus [`HostCtx::wake_thread`](crate::kvm::HostCtx::wake_thread).
     WakeUpProcess,
     /// `kvm_vcpu_kick` when nothing was woken: `smp_mb__before_atomic();
     /// cmpxchg(&vcpu->mode, IN_GUEST_MODE, EXITING_GUEST_MODE)` (self: load own mode).

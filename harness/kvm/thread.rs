@@ -46,7 +46,8 @@ enum AfterSetIrr {
     Complete,
 }
 
-/// One vCPU thread of KVM, on host CPU = vCPU id, as a step machine.
+/// One vCPU thread of KVM as a step machine: on host CPU = vCPU id unless placed elsewhere
+/// ([`VcpuThread::place`]), and moved to another host CPU by a migrating preemption.
 #[derive(Clone, Debug)]
 pub struct VcpuThread {
     cfg: KvmConfig,

@@ -37,10 +37,11 @@ struct Raw {
     bounds: RawBounds,
     #[serde(default)]
     explore: RawExplore,
-    /// Old files' `[check] invariants`: accepted, ignored, warned about.
-    #[serde(default)]
-    check: Option<toml::Value>,
 }
+
+/// The message for an old file's `[check]` table (its `invariants` were never read).
+pub const CHECK_REMOVED: &str = "`[check]` is not a scenario table: every run judges every \
+     invariant (docs/oracles.md); remove it";
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -351,16 +352,22 @@ fn line_col(text: &str, span: Option<Range<usize>>) -> (usize, usize) {
 }
 
 /// Parses scenario text; `file` names it in errors. A knob spelled the old way
-/// ([`RENAMED_KNOBS`]) loads as the new one, with a warning in [`ScenarioFile::warnings`]
+/// ([`RENAMED_KNOBS`](crate::scenario::variants::RENAMED_KNOBS)) loads as the new one, with a warning in [`ScenarioFile::warnings`]
 /// that is also printed on stderr.
 pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
     let raw: Raw = toml::from_str(text).map_err(|e| {
         let (line, column) = line_col(text, e.span());
+        let msg = e.message().trim();
+        let msg = if msg.starts_with("unknown field `check`") {
+            CHECK_REMOVED.to_string()
+        } else {
+            msg.to_string()
+        };
         ScenarioError::At {
             file: file.to_string(),
             line,
             column,
-            msg: e.message().trim().to_string(),
+            msg,
         }
     })?;
     let invalid = |msg: String| ScenarioError::Invalid {
@@ -471,18 +478,13 @@ pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("scenario");
-    let mut warnings: Vec<String> = raw
+    let warnings: Vec<String> = raw
         .kvm
         .knobs
         .renamed
         .iter()
         .map(|(old, new)| renamed_knob_warning(file, old, new))
         .collect();
-    if raw.check.is_some() {
-        warnings.push(format!(
-            "warning: {file}: [check] is ignored (every run judges every invariant); remove it"
-        ));
-    }
     for w in &warnings {
         eprintln!("{w}");
     }

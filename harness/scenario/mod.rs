@@ -52,10 +52,10 @@
 //! every error names the file, line and column.
 
 //!
-//! A `[check]` table (an old file's `invariants = [...]`) still loads, with a warning that it
-//! is ignored: every run judges every invariant.
+//! A `[check]` table (an old file's `invariants = [...]`) is an error at its line: every run
+//! judges every invariant.
 //!
-//! - [`file`]: the TOML format (parsing, spans, [`parse`], [`load`]).
+//! - [`file`](mod@file): the TOML format (parsing, spans, [`parse`], [`load`]).
 //! - [`variants`]: the one registry of hardware orderings, KVM generations and knobs.
 //! - [`bundled`]: the scenarios of `scenarios/`, compiled in ([`BUNDLED`], [`load_scenario`]).
 
@@ -111,8 +111,8 @@ pub enum ScenarioError {
 /// A parsed scenario file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioFile {
-    /// Warnings about old spellings ([`RENAMED_KNOBS`], an ignored `[check]`); [`parse`] also prints each on
-    /// stderr when it loads the file.
+    /// Warnings about old spellings ([`RENAMED_KNOBS`]); [`parse`] also prints each on stderr
+    /// when it loads the file.
     pub warnings: Vec<String>,
     /// Name (from the file, else its stem).
     pub name: String,

@@ -20,7 +20,7 @@ pub enum Action {
     /// vCPU thread `v` is preempted before its next step.
     Preempt(u8),
     /// `kvm_set_or_clear_apicv_inhibit` on another CPU: the first one inhibits APICv, the
-    /// second re-enables it ([`Scenario::apicv_toggle`]).
+    /// second re-enables it ([`Scenario::apicv_toggle`](crate::scenario::Scenario::apicv_toggle)).
     Apicv,
     /// vCPU thread `v` is preempted before its next step and resumes on host CPU `c`.
     Migrate(u8, u8),
@@ -98,7 +98,7 @@ impl Touch {
     }
 }
 
-/// One cycle as partial-order reduction sees it, recorded by [`World::record_steps`].
+/// One cycle as partial-order reduction sees it, recorded by [`World::record_steps`](crate::sim::World::record_steps).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
     /// The actions the schedule could choose from (empty when the cycle had no choice but to
@@ -106,10 +106,10 @@ pub struct Step {
     pub enabled: Vec<Action>,
     /// The action taken, if any.
     pub acted: Option<Action>,
-    /// Index in `enabled` of the [`Policy::Continue`] default (the rank-0 choice).
+    /// Index in `enabled` of the [`Policy::Continue`](crate::sched::Policy::Continue) default (the rank-0 choice).
     pub default: usize,
     /// Whether this cycle is a choice point (two or more actions enabled): the index of the
-    /// next entry of [`Outcome::choices`].
+    /// next entry of [`Outcome::choices`](crate::sim::Outcome::choices).
     pub choice: Option<usize>,
     /// What the action read and wrote (its memory accesses, the inputs it drove, the memory
     /// access of the transaction it completed); sorted, deduplicated.

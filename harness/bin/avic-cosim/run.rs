@@ -1,9 +1,11 @@
-//! `avic-cosim run`: one run of one cell, its verdict and last events, optionally a waveform.
+//! `avic-cosim run`: one run of one cell (named on the first line: scenario, hardware, KVM,
+//! schedule), its verdict and last events, optionally a waveform.
 
 use crate::args::{parse_wave, CellSelect, RtlArgs, ScenarioArgs};
 use crate::common::{print_tail, run_maybe_traced, verdict_exit, wave_flavors};
 use crate::EXIT_SIM_ERROR;
 use avic_cosim::explore::Search;
+use avic_cosim::report::{hw_variant_of, kvm_row_of};
 use avic_cosim::sched::Schedule;
 use std::process::ExitCode;
 
@@ -42,6 +44,16 @@ pub fn run(a: RunArgs) -> ExitCode {
         },
         None => Schedule::continuing(),
     };
+    println!(
+        "run: scenario {}, hw {}, kvm {}, {}",
+        a.scenario.spec(),
+        hw_variant_of(sc.hw).name,
+        kvm_row_of(sc.kvm.variant, sc.kvm.knobs).name,
+        a.seed.map_or_else(
+            || "the default order".to_string(),
+            |s| format!("PCT seed {s}")
+        )
+    );
     match run_maybe_traced(&sc, &sched, a.wave.as_deref()) {
         Ok(out) => {
             print_tail(&out);
