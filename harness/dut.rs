@@ -35,18 +35,14 @@ pub const MAX_CORES: usize = 8;
 /// `rtl/avic_top.sv`, read by build.rs (the one place it is written).
 pub const DEFAULT_CORES: usize = parse_cores(env!("AVIC_DEFAULT_CORES"));
 
-/// `"4"` -> 4, at compile time.
+/// `"4"` -> 4, at compile time (build.rs wrote the number; it checked the range too).
 const fn parse_cores(s: &str) -> usize {
-    let b = s.as_bytes();
-    let mut n = 0;
-    let mut i = 0;
-    while i < b.len() {
-        n = n * 10 + (b[i] - b'0') as usize;
-        i += 1;
+    match usize::from_str_radix(s, 10) {
+        Ok(n) if n >= 1 && n <= MAX_CORES => n,
+        _ => panic!("AVIC_DEFAULT_CORES must be a number in 1..=8"),
     }
-    assert!(n >= 1 && n <= MAX_CORES, "NumCores must be 1..=8");
-    n
 }
+
 /// Memory ports per core.
 pub const NUM_PORTS: usize = 3;
 /// Port numbers (`avic_pkg::PortIrr`, `PortTbl`, `PortRcv`).
